@@ -1,0 +1,167 @@
+"""The WSGI application: URL routing, JSON in and out, Neutron error bodies.
+
+Usable under any WSGI server; the launcher serves it with waitress.
+"""
+
+import json
+import logging
+
+import routes
+import webob
+import webob.dec
+
+from rest import attributes
+from rest import auth
+from rest import resource
+from srv6_ofapp import exceptions as exc
+
+LOG = logging.getLogger(__name__)
+
+API_VERSION = 'v2.0'
+MAX_BODY = 10 * 1024 * 1024
+
+EXTENSIONS = [
+    ('binding', 'Port Binding', 'Expose port bindings of a virtual port to external '
+     'application (binding:host_id, binding:profile with the SRv6 VRF of the host)'),
+    ('srv6-encap-network', 'SRv6 encap network', 'Per-project SRv6 encap rules '
+     '(destination -> nexthop SID) for a network'),
+    ('srv6-host', 'SRv6 hosts', 'Hypervisors: datapath id, segment_node_id, underlay '
+     'address, VRF address pool'),
+    ('extra_dhcp_opt', 'Neutron Extra DHCP options', 'Extra options configuration for '
+     'DHCP. For example PXE boot options to DHCP clients can be specified'),
+    ('allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed address pairs'),
+    ('port-security', 'Port Security', 'Provides port security'),
+    ('net-mtu', 'Network MTU', 'Provides MTU attribute for a network resource.'),
+    ('net-mtu-writable', 'Network MTU (writable)', 'Provides a writable MTU attribute '
+     'for a network resource.'),
+    ('project-id', 'project_id field enabled', 'Extension that indicates that project_id '
+     'field is enabled.'),
+    ('standard-attr-timestamp', 'Resource timestamps', 'Adds created_at and updated_at '
+     'fields to all Neutron resources that have Neutron standard attributes.'),
+    ('standard-attr-revisions', 'Resource revision numbers', 'This extension will '
+     'display the revision number of neutron resources.'),
+    ('standard-attr-description', 'standard-attr-description', 'Extension to add '
+     'descriptions to standard attributes'),
+    ('filter-validation', 'Filter parameters validation', 'Provides validation on '
+     'filter parameters.'),
+    ('sorting', 'Sorting support', 'Enables sorting support.'),
+    ('pagination', 'Pagination support', 'Enables pagination support.'),
+]
+
+
+def _json_response(status, body):
+    response = webob.Response(status=status)
+    if body is not None:
+        response.content_type = 'application/json'
+        response.charset = None
+        response.body = json.dumps(body).encode()
+    return response
+
+
+def error_response(error):
+    return _json_response(error.status, {'NeutronError': {
+        'type': error.type, 'message': error.msg, 'detail': ''}})
+
+
+class API:
+    """The Neutron v2.0 API over a plugin."""
+
+    def __init__(self, plugin, authenticator):
+        self.authenticator = authenticator
+        self.controllers = {c: resource.Controller(plugin, c)
+                            for c in attributes.RESOURCE_ATTRIBUTE_MAP}
+        self.mapper = routes.Mapper()
+        m = self.mapper
+        m.connect('/', action='versions', conditions={'method': ['GET']})
+        prefix = '/' + API_VERSION
+        m.connect(prefix, action='resources', conditions={'method': ['GET']})
+        m.connect(prefix + '/', action='resources', conditions={'method': ['GET']})
+        m.connect(prefix + '/extensions{fmt:(\\.json)?}', action='extensions',
+                  conditions={'method': ['GET']})
+        m.connect(prefix + '/extensions/{alias}', action='extension',
+                  conditions={'method': ['GET']})
+        collections = '|'.join(self.controllers)
+        coll = prefix + '/{collection:(%s)}' % collections
+        m.connect(coll + '{fmt:(\\.json)?}', action='index', conditions={'method': ['GET']})
+        m.connect(coll + '{fmt:(\\.json)?}', action='create', conditions={'method': ['POST']})
+        member = coll + '/{id:[^/]+?}{fmt:(\\.json)?}'
+        m.connect(member, action='show', conditions={'method': ['GET']})
+        m.connect(member, action='update', conditions={'method': ['PUT']})
+        m.connect(member, action='delete', conditions={'method': ['DELETE']})
+
+    @webob.dec.wsgify
+    def __call__(self, request):
+        try:
+            return self._dispatch(request)
+        except exc.NeutronException as error:
+            if error.status >= 500:
+                LOG.error('%s %s: %s', request.method, request.path, error)
+            return error_response(error)
+        except Exception:
+            LOG.exception('%s %s failed', request.method, request.path)
+            return error_response(exc.NeutronException(
+                'Request failed: internal server error while processing your request.'))
+
+    def _dispatch(self, request):
+        match = self.mapper.match(environ=request.environ)
+        if match is None:
+            if self.mapper.match(request.path_info):  # path exists, method does not
+                raise exc.HTTPMethodNotAllowed(method=request.method, path=request.path)
+            raise exc.HTTPNotFound()
+        action = match['action']
+        if action == 'versions':
+            return _json_response(200, self._versions(request))
+        ctx = self.authenticator(request)
+        if action == 'resources':
+            return _json_response(200, self._resources(request))
+        if action == 'extensions':
+            return _json_response(200, {'extensions': [_extension(*e) for e in EXTENSIONS]})
+        if action == 'extension':
+            for ext in EXTENSIONS:
+                if ext[0] == match['alias']:
+                    return _json_response(200, {'extension': _extension(*ext)})
+            raise exc.ExtensionNotFound(extension_alias=match['alias'])
+        controller = self.controllers[match['collection']]
+        if action == 'index':
+            url = request.host_url + request.path
+            return _json_response(*controller.index(ctx, request.GET, url))
+        if action == 'show':
+            return _json_response(*controller.show(ctx, request.GET, match['id']))
+        if action == 'delete':
+            return _json_response(*controller.delete(ctx, match['id']))
+        body = self._body(request)
+        if action == 'create':
+            return _json_response(*controller.create(ctx, body))
+        return _json_response(*controller.update(ctx, body, match['id']))
+
+    @staticmethod
+    def _body(request):
+        if request.content_length and request.content_length > MAX_BODY:
+            raise exc.BadRequest(resource='body', msg='request body larger than %d bytes'
+                                 % MAX_BODY)
+        try:
+            return json.loads(request.body or b'null')
+        except ValueError:
+            raise exc.HTTPBadRequest(message='Malformed request body: not JSON')
+
+    @staticmethod
+    def _versions(request):
+        return {'versions': [{
+            'id': API_VERSION, 'status': 'CURRENT',
+            'links': [{'href': request.host_url + '/' + API_VERSION + '/', 'rel': 'self'}]}]}
+
+    def _resources(self, request):
+        base = request.host_url + '/' + API_VERSION + '/'
+        return {'resources': [
+            {'name': attributes.MEMBERS[c], 'collection': c,
+             'links': [{'href': base + c, 'rel': 'self'}]} for c in self.controllers]}
+
+
+def _extension(alias, name, description):
+    return {'alias': alias, 'name': name, 'description': description,
+            'updated': '2026-11-01T00:00:00-00:00', 'links': []}
+
+
+def make_app(plugin, conf):
+    """The WSGI app for ``plugin`` with the authentication ``conf`` chooses."""
+    return API(plugin, auth.make_authenticator(conf))

@@ -1,0 +1,239 @@
+"""One collection's HTTP semantics, Neutron v2.0 style (neutron.api.v2.base).
+
+Turns request bodies into validated attribute dicts using the attribute
+map, and list queries into filters, sorting, pagination and field
+selection; the plugin does the rest.
+"""
+
+import copy
+import urllib.parse
+
+from rest import attributes
+from srv6_ofapp import exceptions as exc
+
+LIST_CONTROLS = ('fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse')
+
+# Filters the store can serve from an index (single value, stored as is).
+STORE_FILTERS = ('network_id', 'tenant_id', 'binding:host_id')
+
+
+class Controller:
+
+    def __init__(self, plugin, collection):
+        self.plugin = plugin
+        self.collection = collection
+        self.member = attributes.MEMBERS[collection]
+        self.attrs = attributes.RESOURCE_ATTRIBUTE_MAP[collection]
+
+    # -- verbs -------------------------------------------------------------
+
+    def index(self, ctx, params, url):
+        filters = self._filters(ctx, params)
+        where = {}
+        for name in STORE_FILTERS:
+            if len(filters.get(name, ())) == 1:
+                where[name] = filters[name][0]
+        items = [item for item in self.plugin.list(ctx, self.collection, where)
+                 if self._matches(item, filters)]
+        items = self._sorted(items, params)
+        items, next_marker = self._page(items, params)
+        fields = params.getall('fields')
+        body = {self.collection: [self._view(ctx, item, fields) for item in items]}
+        if next_marker:
+            query = [(k, v) for k, v in params.items() if k != 'marker']
+            query.append(('marker', next_marker))
+            body[self.collection + '_links'] = [
+                {'rel': 'next', 'href': url + '?' + urllib.parse.urlencode(query)}]
+        return 200, body
+
+    def show(self, ctx, params, id_):
+        item = self.plugin.get(ctx, self.collection, id_)
+        return 200, {self.member: self._view(ctx, item, params.getall('fields'))}
+
+    def create(self, ctx, body):
+        if isinstance(body, dict) and self.collection in body:
+            items = body[self.collection]
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise exc.BadRequest(resource=self.collection,
+                                     msg='%s must be a list of objects' % self.collection)
+            prepared = [self._prepare_create(ctx, item) for item in items]
+            created = self.plugin.create(ctx, self.collection, prepared)
+            return 201, {self.collection: [self._view(ctx, c) for c in created]}
+        item = self._member_body(body)
+        created = self.plugin.create(ctx, self.collection, [self._prepare_create(ctx, item)])
+        return 201, {self.member: self._view(ctx, created[0])}
+
+    def update(self, ctx, body, id_):
+        changes = self._prepare_update(ctx, self._member_body(body))
+        updated = self.plugin.update(ctx, self.collection, id_, changes)
+        return 200, {self.member: self._view(ctx, updated)}
+
+    def delete(self, ctx, id_):
+        self.plugin.delete(ctx, self.collection, id_)
+        return 204, None
+
+    # -- bodies ------------------------------------------------------------
+
+    def _member_body(self, body):
+        if not isinstance(body, dict) or not isinstance(body.get(self.member), dict):
+            raise exc.BadRequest(resource=self.member,
+                                 msg="Unable to find '%s' in request body" % self.member)
+        return body[self.member]
+
+    def _check_names(self, ctx, item, allow):
+        unknown = sorted(n for n in item if n not in self.attrs or
+                         (self.attrs[n].get('admin_only') and not ctx.is_admin))
+        if unknown:
+            raise exc.HTTPBadRequest(
+                message="Unrecognized attribute(s) '%s'" % ', '.join(unknown))
+        for name in item:
+            spec = self.attrs[name]
+            if not spec.get(allow):
+                if allow == 'allow_post':
+                    raise exc.HTTPBadRequest(
+                        message="Attribute '%s' not allowed in POST" % name)
+                raise exc.HTTPBadRequest(
+                    message='Cannot update read-only attribute %s' % name)
+            if spec.get('admin_set_only') and not ctx.is_admin:
+                raise exc.PolicyNotAuthorized(action='%s:%s' % (self.member, name))
+
+    def _validate(self, name, value):
+        check = self.attrs[name].get('validate')
+        if check is None:
+            return value
+        try:
+            return check(value)
+        except ValueError as error:
+            raise exc.HTTPBadRequest(attr=name, reason=error)
+
+    def _prepare_create(self, ctx, item):
+        self._check_names(ctx, item, 'allow_post')
+        result = {}
+        for name, spec in self.attrs.items():
+            if name in item:
+                result[name] = self._validate(name, item[name])
+            elif spec.get('required'):
+                raise exc.HTTPBadRequest(
+                    message="Failed to parse request. Required attribute '%s' not "
+                            "specified" % name)
+            elif spec.get('allow_post') and spec.get('default', attributes.DEFERRED) \
+                    is not attributes.DEFERRED:
+                result[name] = copy.deepcopy(spec['default'])
+        self._merge_project(result)
+        return result
+
+    def _prepare_update(self, ctx, item):
+        self._check_names(ctx, item, 'allow_put')
+        return {name: self._validate(name, value) for name, value in item.items()}
+
+    def _merge_project(self, attrs):
+        """tenant_id and project_id are one field under two names."""
+        if 'project_id' not in self.attrs:
+            return
+        project = attrs.pop('project_id', None)
+        tenant = attrs.pop('tenant_id', None)
+        if project and tenant and project != tenant:
+            raise exc.HTTPBadRequest(message='tenant_id and project_id do not match')
+        if project or tenant:
+            attrs['tenant_id'] = project or tenant
+
+    # -- lists -------------------------------------------------------------
+
+    def _filters(self, ctx, params):
+        filters = {}
+        for name in params.keys():
+            if name in LIST_CONTROLS:
+                continue
+            spec = self.attrs.get(name)
+            if (spec is None or not spec.get('is_filter') or
+                    (spec.get('admin_only') and not ctx.is_admin)):
+                raise exc.HTTPBadRequest(
+                    message="'%s' is not a valid filter for %s" % (name, self.collection))
+            key = 'tenant_id' if name == 'project_id' else name
+            filters.setdefault(key, []).extend(params.getall(name))
+        return filters
+
+    @staticmethod
+    def _matches(item, filters):
+        for name, wanted in filters.items():
+            value = item.get(name)
+            if name == 'fixed_ips':
+                if not all(_fixed_ip_matches(value, w) for w in wanted):
+                    return False
+            elif not any(_value_matches(value, w) for w in wanted):
+                return False
+        return True
+
+    def _sorted(self, items, params):
+        keys = params.getall('sort_key')
+        dirs = params.getall('sort_dir')
+        if dirs and len(dirs) != len(keys):
+            raise exc.HTTPBadRequest(message='The number of sort_keys and sort_dirs must '
+                                             'be same')
+        for key in keys:
+            if not self.attrs.get(key, {}).get('is_sort_key'):
+                raise exc.HTTPBadRequest(message='%s is an invalid attribute for sort_key'
+                                                 % key)
+        for direction in dirs:
+            if direction not in ('asc', 'desc'):
+                raise exc.HTTPBadRequest(message="%s is an invalid value for sort_dir, "
+                                                 "valid value is 'asc' and 'desc'" % direction)
+        # Stable sorts from the last key to the first give a multi-key sort;
+        # (created_at, id) is the default and the final tie-breaker.
+        items = sorted(items, key=lambda i: (i.get('created_at') or '', i['id']))
+        for key, direction in reversed(list(zip(keys, dirs or ['asc'] * len(keys)))):
+            name = 'tenant_id' if key == 'project_id' else key
+            items.sort(key=lambda i: _sort_value(i.get(name)), reverse=direction == 'desc')
+        return items
+
+    def _page(self, items, params):
+        marker = params.get('marker')
+        if marker:
+            ids = [i['id'] for i in items]
+            if marker not in ids:
+                raise exc.HTTPBadRequest(message='marker %s not found' % marker)
+            items = items[ids.index(marker) + 1:]
+        limit = params.get('limit')
+        if limit in (None, ''):
+            return items, None
+        try:
+            limit = int(limit)
+            if limit < 0:
+                raise ValueError
+        except ValueError:
+            raise exc.HTTPBadRequest(message="Invalid limit '%s': must be a non-negative "
+                                             "integer" % limit)
+        if limit == 0 or len(items) <= limit:
+            return items, None
+        return items[:limit], items[limit - 1]['id']
+
+    def _view(self, ctx, item, fields=()):
+        view = {name: value for name, value in item.items()
+                if name in self.attrs and self.attrs[name].get('is_visible') and
+                (ctx.is_admin or not self.attrs[name].get('admin_only'))}
+        if fields:
+            view = {name: value for name, value in view.items() if name in fields}
+        return view
+
+
+def _sort_value(value):
+    return (value is not None, value if value is not None else '')
+
+
+def _value_matches(value, wanted):
+    if isinstance(value, bool):
+        return wanted.lower() == str(value).lower() or wanted == str(int(value))
+    if value is None:
+        return wanted in ('', 'None', 'null')
+    if isinstance(value, str) and ':' in value and len(value) == 17:  # a MAC
+        return value == wanted.lower()
+    return str(value) == wanted
+
+
+def _fixed_ip_matches(fixed_ips, wanted):
+    """Neutron's ``fixed_ips=ip_address=10.0.0.2`` / ``fixed_ips=subnet_id=X``."""
+    key, sep, value = wanted.partition('=')
+    if not sep or key not in ('ip_address', 'subnet_id'):
+        raise exc.HTTPBadRequest(message="fixed_ips filter must be 'ip_address=IP' or "
+                                         "'subnet_id=ID', not '%s'" % wanted)
+    return any(f.get(key) == value for f in fixed_ips or ())

@@ -1,0 +1,185 @@
+"""Attribute validators and converters, in the spirit of neutron_lib.api.validators.
+
+A validator takes a value and returns it normalised, or raises
+``ValueError`` with the reason, which the REST layer turns into Neutron's
+"Invalid input for <attr>. Reason: <reason>." 400.
+"""
+
+import uuid
+
+import netaddr
+
+
+def string(max_len=255):
+    def check(value):
+        if not isinstance(value, str):
+            raise ValueError("'%s' is not a valid string" % (value,))
+        if len(value) > max_len:
+            raise ValueError("'%s' exceeds maximum length of %d" % (value, max_len))
+        return value
+    return check
+
+
+def nullable(check):
+    def nullable_check(value):
+        return None if value is None else check(value)
+    return nullable_check
+
+
+def boolean(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ('true', 'false', '1', '0'):
+        return value.lower() in ('true', '1')
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError("'%s' cannot be converted to boolean" % (value,))
+
+
+def uuid_str(value):
+    if isinstance(value, str) and len(value) in (32, 36):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    raise ValueError("'%s' is not a valid UUID" % (value,))
+
+
+def integer(minimum=None, maximum=None):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError("'%s' is not an integer" % (value,))
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError("'%s' is not an integer" % (value,))
+        if minimum is not None and number < minimum:
+            raise ValueError("'%d' is too small - must be at least '%d'" % (number, minimum))
+        if maximum is not None and number > maximum:
+            raise ValueError("'%d' is too large - must be no larger than '%d'" % (number, maximum))
+        return number
+    return check
+
+
+def mac_address(value):
+    if not isinstance(value, str):
+        raise ValueError("'%s' is not a valid MAC address" % (value,))
+    try:
+        mac = netaddr.EUI(value, version=48, dialect=netaddr.mac_unix_expanded)
+    except (netaddr.AddrFormatError, TypeError):
+        raise ValueError("'%s' is not a valid MAC address" % (value,))
+    if mac.words[0] & 1 or int(mac) == 0:
+        raise ValueError("'%s' is not a valid unicast MAC address" % (value,))
+    return str(mac)
+
+
+def ip_address(version):
+    def check(value):
+        try:
+            if not isinstance(value, str):
+                raise TypeError
+            # netaddr 1.x parses strictly (inet_pton): no "10.1" shorthand
+            ip = netaddr.IPAddress(value)
+        except (netaddr.AddrFormatError, TypeError, ValueError):
+            raise ValueError("'%s' is not a valid IPv%d address" % (value, version))
+        if ip.version != version:
+            raise ValueError("'%s' is not a valid IPv%d address" % (value, version))
+        return str(ip)
+    return check
+
+
+ipv4_address = ip_address(4)
+ipv6_address = ip_address(6)
+
+
+def ipv4_cidr(value):
+    """An IPv4 network in canonical form; a host address with bits set past
+    the prefix is refused (Neutron accepts it with a warning; we prefer an
+    explicit error)."""
+    try:
+        if not isinstance(value, str) or '/' not in value:
+            raise ValueError
+        net = netaddr.IPNetwork(value)
+    except (netaddr.AddrFormatError, TypeError, ValueError):
+        raise ValueError("'%s' is not a valid IPv4 CIDR" % (value,))
+    if net.version != 4:
+        raise ValueError("'%s' is not a valid IPv4 CIDR" % (value,))
+    if net.ip != net.network:
+        raise ValueError("'%s' isn't a recognized IP subnet cidr, '%s' is recommended"
+                         % (value, net.cidr))
+    return str(net.cidr)
+
+
+def ipv4_address_or_cidr(value):
+    if isinstance(value, str) and '/' in value:
+        return ipv4_cidr(value)
+    return ipv4_address(value)
+
+
+def list_of(check, unique=False, max_items=None):
+    def check_list(value):
+        if not isinstance(value, list):
+            raise ValueError("'%s' is not a list" % (value,))
+        if max_items is not None and len(value) > max_items:
+            raise ValueError('more than %d items' % max_items)
+        items = [check(item) for item in value]
+        if unique:
+            seen = []
+            for item in items:
+                if item in seen:
+                    raise ValueError("duplicate item '%s' in list" % (item,))
+                seen.append(item)
+        return items
+    return check_list
+
+
+def empty_list(reason):
+    def check(value):
+        if value != []:
+            raise ValueError(reason)
+        return []
+    return check
+
+
+def dict_of(required=(), optional=None, allow_extra=False):
+    """A dict whose keys are validated by ``required`` and ``optional``
+    (name -> validator); unknown keys are refused unless ``allow_extra``."""
+    required = dict(required)
+    optional = dict(optional or {})
+
+    def check(value):
+        if not isinstance(value, dict):
+            raise ValueError("'%s' is not a dictionary" % (value,))
+        result = {}
+        for key, check_item in required.items():
+            if key not in value:
+                raise ValueError("missing key '%s' in %s" % (key, value))
+            result[key] = check_item(value[key])
+        for key, check_item in optional.items():
+            if key in value:
+                result[key] = check_item(value[key])
+        extra = set(value) - set(required) - set(optional)
+        if extra and not allow_extra:
+            raise ValueError("unexpected keys %s in %s" % (sorted(extra), value))
+        for key in extra:
+            result[key] = value[key]
+        return result
+    return check
+
+
+def datapath_id(value):
+    """16 hex digits (OVS other_config:datapath-id style), lower case."""
+    if isinstance(value, str):
+        text = value.lower()
+        if text.startswith('0x'):
+            text = text[2:]
+        if len(text) == 16 and all(c in '0123456789abcdef' for c in text):
+            return text
+    raise ValueError("'%s' is not a datapath id of 16 hex digits" % (value,))
+
+
+def ifname(value):
+    string(15)(value)
+    if not value or '/' in value or any(c.isspace() for c in value):
+        raise ValueError("'%s' is not a valid interface or namespace name" % (value,))
+    return value

@@ -1,0 +1,29 @@
+from setuptools import setup
+
+setup(
+    name='srv6_ofapp',
+    version='0.1.0',
+    description='OS-Ken OpenFlow 1.3 controller for SRv6-routed multi-tenant clouds on '
+                'Open vSwitch edges, with a Neutron v2.0-compatible REST API',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=['srv6_ofapp', 'srv6_ofapp.store', 'topology', 'rest'],
+    install_requires=[
+        'os-ken>=4.0',        # the OpenFlow framework (brings oslo.config, Routes, WebOb)
+        'oslo.config',        # CONF, as OS-Ken uses it
+        'Routes',             # URL mapping of the REST API
+        'WebOb',              # requests and responses of the REST API
+        'netaddr',            # addresses, CIDRs, MACs
+        'pyroute2',           # netlink for the host dataplane
+        'waitress',           # the production WSGI server that serves the API
+        'platformdirs',       # the user's data directory for the default store
+    ],
+    extras_require={
+        'test': ['pytest', 'requests', 'openstacksdk'],
+    },
+    entry_points={
+        'console_scripts': ['srv6-ofapp = srv6_ofapp.launcher:main'],
+    },
+)

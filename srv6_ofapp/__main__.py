@@ -1,0 +1,5 @@
+import sys
+
+from srv6_ofapp.launcher import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""Configuration options.
+
+They live on OS-Ken's own ``CONF`` (oslo.config), beside the ``--ofp-*``
+and logging options OS-Ken registers, so the command line reads like
+ryu-manager's and every option has a config-file equivalent in
+``[DEFAULT]`` (dashes become underscores: ``wsapi_port = 9696``).
+"""
+
+from oslo_config import cfg
+# Importing these registers OS-Ken's options (--ofp-listen-host,
+# --ofp-tcp-listen-port, --verbose, --log-file, ...) on OS-Ken's CONF.
+import os_ken.base.app_manager  # noqa: F401  (first: it breaks an import cycle)
+import os_ken.controller.controller  # noqa: F401
+import os_ken.log  # noqa: F401
+
+from os_ken.cfg import CONF  # noqa: E402  (OS-Ken's ConfigOpts, not oslo's global)
+
+LAUNCH_OPTS = [
+    cfg.StrOpt('wsapi-host', default='127.0.0.1',
+               help='Address the REST API listens on (ryu-manager\'s flag). The '
+                    'default keeps the API local; with auth_strategy=noauth every '
+                    'caller is admin, so open it wider only behind authentication.'),
+    cfg.IntOpt('wsapi-port', default=9696,
+               help='TCP port of the REST API (9696, Neutron\'s port).'),
+    cfg.IntOpt('wsapi-threads', default=8, help='REST API worker threads.'),
+    cfg.StrOpt('store', default=None,
+               help='Where the model lives: sqlite:///PATH (default: sqlite:/// + '
+                    'state.db under the user\'s data directory, e.g. '
+                    '~/.local/share/srv6_ofapp/state.db).'),
+    cfg.ListOpt('app-lists', default=[],
+                help='More OS-Ken applications to run beside srv6_ofapp.app.'),
+    cfg.MultiStrOpt('app', positional=True, default=[],
+                    help='More OS-Ken applications to run (as ryu-manager takes them).'),
+    cfg.StrOpt('pid-file', default=None, help='Write the process id to this file.'),
+]
+
+API_OPTS = [
+    cfg.StrOpt('auth-strategy', default='noauth',
+               choices=['noauth', 'keystone', 'token'],
+               help='noauth: every caller is admin. keystone: trust the X-Project-Id / '
+                    'X-Roles headers keystonemiddleware auth_token sets. token: '
+                    'X-Auth-Token must be admin_token or one of project_tokens.'),
+    cfg.StrOpt('admin-token', default=None, secret=True,
+               help='auth_strategy=token: the token that makes a caller admin.'),
+    cfg.DictOpt('project-tokens', default={}, secret=True,
+                help='auth_strategy=token: TOKEN:PROJECT_ID pairs for project members.'),
+    cfg.StrOpt('default-project-id', default='admin',
+               help='Project of resources an admin creates without naming one.'),
+    cfg.StrOpt('base-mac', default='fa:16:3e:00:00:00',
+               help='Generated port MACs keep the first three octets of this one.'),
+    cfg.IntOpt('global-physnet-mtu', default=1500,
+               help='MTU of the underlay. A network\'s default MTU is this minus the '
+                    'SRv6 encapsulation overhead (64 bytes).'),
+]
+
+
+def register_opts(conf=CONF):
+    # Registering twice is harmless (tests build several launchers).
+    conf.register_cli_opts(LAUNCH_OPTS)
+    conf.register_cli_opts(API_OPTS)
+

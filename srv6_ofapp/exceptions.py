@@ -1,0 +1,151 @@
+"""Neutron-style exceptions shared by the model, the stores and the REST layer.
+
+The class name is the ``type`` of the Neutron error body and the class
+carries its HTTP status, so the REST layer maps any of them to
+``{"NeutronError": {"type", "message", "detail"}}`` without a lookup table.
+"""
+
+
+class NeutronException(Exception):
+    status = 500
+    message = 'An unknown exception occurred.'
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        text = message if message is not None else self.message % kwargs
+        super().__init__(text)
+        self.msg = text
+
+    @property
+    def type(self):
+        return type(self).__name__
+
+
+# 400
+class BadRequest(NeutronException):
+    status = 400
+    message = 'Bad %(resource)s request: %(msg)s.'
+
+
+class InvalidInput(BadRequest):
+    message = 'Invalid input for operation: %(error_message)s.'
+
+
+class HTTPBadRequest(BadRequest):
+    """Attribute validation failures; Neutron reports them with this type."""
+    message = 'Invalid input for %(attr)s. Reason: %(reason)s.'
+
+
+class InvalidIpForSubnet(BadRequest):
+    message = 'IP address %(ip_address)s is not a valid IP for the specified subnet.'
+
+
+class InvalidIpForNetwork(BadRequest):
+    message = 'IP address %(ip_address)s is not a valid IP for any of the subnets on the specified network.'
+
+
+# 401 / 403
+class NotAuthenticated(NeutronException):
+    status = 401
+    message = 'Authentication required.'
+
+
+class PolicyNotAuthorized(NeutronException):
+    status = 403
+    message = "rule:%(action)s is disallowed by policy"
+
+
+# 404
+class NotFound(NeutronException):
+    status = 404
+    message = 'An unknown resource was not found.'
+
+
+class NetworkNotFound(NotFound):
+    message = 'Network %(net_id)s could not be found.'
+
+
+class SubnetNotFound(NotFound):
+    message = 'Subnet %(subnet_id)s could not be found.'
+
+
+class PortNotFound(NotFound):
+    message = 'Port %(port_id)s could not be found.'
+
+
+class HostNotFound(NotFound):
+    message = 'Host %(host_id)s could not be found.'
+
+
+class Srv6EncapNetworkNotFound(NotFound):
+    message = 'Srv6EncapNetwork %(srv6_encap_network_id)s could not be found.'
+
+
+class ExtensionNotFound(NotFound):
+    message = 'Extension with alias %(extension_alias)s does not exist.'
+
+
+class HTTPNotFound(NotFound):
+    message = 'The resource could not be found.'
+
+
+# 405
+class HTTPMethodNotAllowed(NeutronException):
+    status = 405
+    message = 'Method %(method)s is not allowed for %(path)s.'
+
+
+# 409
+class Conflict(NeutronException):
+    status = 409
+    message = 'A conflict occurred.'
+
+
+class NetworkInUse(Conflict):
+    message = ('Unable to complete operation on network %(net_id)s. '
+               'There are one or more ports still in use on the network.')
+
+
+class SubnetInUse(Conflict):
+    message = ('Unable to complete operation on subnet %(subnet_id)s: '
+               'One or more ports have an IP allocation from this subnet.')
+
+
+class HostInUse(Conflict):
+    message = 'Unable to complete operation on host %(host_id)s: %(reason)s.'
+
+
+class IpAddressAlreadyAllocated(Conflict):
+    message = ('IP address %(ip)s already allocated in subnet %(subnet_id)s')
+
+
+class MacAddressInUse(Conflict):
+    message = ('Unable to complete operation for network %(net_id)s. '
+               'The mac address %(mac)s is in use.')
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = 'No more IP addresses available on network %(net_id)s.'
+
+
+class MacAddressGenerationFailure(Conflict):
+    message = 'Unable to generate unique mac on network %(net_id)s.'
+
+
+class HostNameInUse(Conflict):
+    message = 'A host with %(attr)s %(value)s already exists.'
+
+
+class VrfIpGenerationFailure(Conflict):
+    message = 'No more VRF addresses available in vrf_cidr %(vrf_cidr)s of host %(host)s.'
+
+
+class AddressPairAndPortSecurityRequired(Conflict):
+    message = ('Port Security must be enabled in order to have allowed '
+               'address pairs on a port.')
+
+
+# 5xx
+class StoreUnavailable(NeutronException):
+    status = 503
+    message = 'The store %(url)s is unavailable: %(reason)s'

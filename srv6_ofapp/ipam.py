@@ -1,0 +1,83 @@
+"""IPv4 address management for subnets, and MAC generation.  Pure functions."""
+
+import random
+
+import netaddr
+
+
+def default_gateway(cidr):
+    """The first host address of the subnet (Neutron's default)."""
+    net = netaddr.IPNetwork(cidr)
+    if net.size < 4:
+        return None
+    return str(netaddr.IPAddress(net.first + 1))
+
+
+def host_range(cidr):
+    """(first, last) usable host addresses, as integers."""
+    net = netaddr.IPNetwork(cidr)
+    if net.prefixlen >= 31:
+        return net.first, net.last
+    return net.first + 1, net.last - 1
+
+
+def default_pools(cidr, gateway_ip):
+    """Every host address of the subnet except the gateway, as pools."""
+    first, last = host_range(cidr)
+    hosts = netaddr.IPSet([netaddr.IPRange(first, last)])
+    if gateway_ip:
+        hosts.remove(gateway_ip)
+    return [{'start': str(netaddr.IPAddress(r.first)), 'end': str(netaddr.IPAddress(r.last))}
+            for r in hosts.iter_ipranges()]
+
+
+def pool_errors(cidr, pools, gateway_ip):
+    """Why ``pools`` do not fit the subnet, or None when they do."""
+    net = netaddr.IPNetwork(cidr)
+    first, last = host_range(cidr)
+    seen = netaddr.IPSet()
+    for pool in pools:
+        start, end = netaddr.IPAddress(pool['start']), netaddr.IPAddress(pool['end'])
+        if start > end:
+            return 'allocation pool %s-%s: start is after end' % (start, end)
+        if start not in net or end not in net or int(start) < first or int(end) > last:
+            return 'allocation pool %s-%s spans beyond the subnet %s host range' % (
+                start, end, cidr)
+        pool_set = netaddr.IPSet(netaddr.IPRange(start, end))
+        if seen & pool_set:
+            return 'allocation pool %s-%s overlaps another pool' % (start, end)
+        seen |= pool_set
+        if gateway_ip and netaddr.IPAddress(gateway_ip) in pool_set:
+            return 'gateway ip %s conflicts with allocation pool %s-%s' % (
+                gateway_ip, start, end)
+    return None
+
+
+def in_pools(pools, ip):
+    value = int(netaddr.IPAddress(ip))
+    return any(int(netaddr.IPAddress(p['start'])) <= value <= int(netaddr.IPAddress(p['end']))
+               for p in pools)
+
+
+def first_free_ip(pools, used):
+    """The lowest pool address not in ``used`` (strings), or None when full.
+
+    Cost grows with the allocations of this subnet only.
+    """
+    used = {int(netaddr.IPAddress(ip)) for ip in used}
+    for pool in pools:
+        value = int(netaddr.IPAddress(pool['start']))
+        end = int(netaddr.IPAddress(pool['end']))
+        while value <= end and value in used:
+            value += 1
+        if value <= end:
+            return str(netaddr.IPAddress(value, version=4))
+    return None
+
+
+def generate_mac(base_mac='fa:16:3e:00:00:00', rng=random):
+    """A MAC with the first three octets of ``base_mac`` (Neutron's fa:16:3e
+    by default) and random others."""
+    prefix = netaddr.EUI(base_mac).words[:3]
+    words = list(prefix) + [rng.randint(0, 255) for _ in range(3)]
+    return ':'.join('%02x' % w for w in words)

@@ -1,0 +1,160 @@
+"""The store interface: documents by (kind, key), transactions, a change feed.
+
+The model is a set of JSON documents, each named by a ``kind`` (``networks``,
+``ports``, ``ipallocations`` ...) and a ``key``.  Every committed transaction
+gets one new store-wide ``revision`` (as in etcd), and every write in it
+becomes a :class:`Change` in the feed.  Uniqueness and allocations are kept
+as documents with meaningful keys (``ipallocations/<subnet>/<ip>``), so a
+backend needs only point reads, key-prefix ranges and equality filters --
+which sqlite and etcd both serve.
+
+``transact(fn)`` may call ``fn`` more than once (an optimistic backend such
+as etcd retries on conflict), so ``fn`` must only touch the store through
+the transaction it is given.
+"""
+
+import abc
+import collections
+import logging
+import threading
+
+LOG = logging.getLogger(__name__)
+
+Change = collections.namedtuple('Change', 'revision kind key old new')
+Change.__doc__ = """One write: ``old`` is None for a creation, ``new`` None for a deletion."""
+
+
+class Compacted(Exception):
+    """The requested revision is older than the history the store keeps."""
+
+
+class Txn(abc.ABC):
+    """A transaction's view: reads see the transaction's own writes."""
+
+    @abc.abstractmethod
+    def get(self, kind, key):
+        """The document, or None."""
+
+    @abc.abstractmethod
+    def list(self, kind, where=None, prefix=None):
+        """Documents of ``kind`` whose top-level fields equal ``where``'s
+        values and whose key starts with ``prefix``, in key order."""
+
+    @abc.abstractmethod
+    def put(self, kind, key, doc):
+        """Create or replace a document."""
+
+    @abc.abstractmethod
+    def delete(self, kind, key):
+        """Remove a document; True if it existed."""
+
+
+class Store(abc.ABC):
+    """A backend.  Thread-safe: the REST server calls it from many threads."""
+
+    def __init__(self, url):
+        self.url = url
+        self._commit_cond = threading.Condition()
+        self._commit_seq = 0
+
+    @abc.abstractmethod
+    def transact(self, fn):
+        """Run ``fn(txn)`` atomically and durably; return its result.
+
+        When this returns, the writes are on disk; when ``fn`` raises,
+        nothing it wrote is kept.
+        """
+
+    @abc.abstractmethod
+    def read(self, fn):
+        """Run ``fn(txn)`` on a consistent read-only snapshot."""
+
+    @property
+    @abc.abstractmethod
+    def revision(self):
+        """The revision of the newest committed transaction (0 when empty)."""
+
+    @abc.abstractmethod
+    def changes_since(self, revision, limit=1000):
+        """Changes with a revision above ``revision``, oldest first.
+
+        Raises :class:`Compacted` when that history is gone; the consumer
+        then rebuilds from a :meth:`read` snapshot.
+        """
+
+    def close(self):
+        pass
+
+    # Convenience reads outside a transaction.
+    def get(self, kind, key):
+        return self.read(lambda txn: txn.get(kind, key))
+
+    def list(self, kind, where=None, prefix=None):
+        return self.read(lambda txn: txn.list(kind, where, prefix))
+
+    def watch(self, callback, start_revision=None, on_resync=None):
+        """Call ``callback(change)`` for every change after ``start_revision``
+        (default: from now), in revision order, on a dedicated thread."""
+        if start_revision is None:
+            start_revision = self.revision
+        return Watch(self, callback, start_revision, on_resync)
+
+    # Backends call this after each commit so watchers wake at once instead
+    # of at their next poll (the poll catches writers in other processes).
+    def _notify_commit(self):
+        with self._commit_cond:
+            self._commit_seq += 1
+            self._commit_cond.notify_all()
+
+    def _wait_for_commit(self, seen_seq, timeout):
+        with self._commit_cond:
+            if self._commit_seq == seen_seq:
+                self._commit_cond.wait(timeout)
+
+
+class Watch:
+    """A change-feed subscription running on its own thread."""
+
+    poll_interval = 0.5
+
+    def __init__(self, store, callback, start_revision, on_resync=None):
+        self._store = store
+        self._callback = callback
+        self._on_resync = on_resync
+        self.revision = start_revision
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name='store-watch', daemon=True)
+        self._thread.start()
+
+    def cancel(self):
+        self._stopped.set()
+        self._store._notify_commit()
+        self._thread.join(timeout=5)
+
+    def _run(self):
+        while not self._stopped.is_set():
+            seen_seq = self._store._commit_seq
+            try:
+                changes = self._store.changes_since(self.revision)
+            except Compacted:
+                LOG.warning('change feed compacted past revision %d; resyncing',
+                            self.revision)
+                self.revision = self._store.revision
+                if self._on_resync:
+                    self._on_resync(self.revision)
+                continue
+            except Exception:  # a closed or broken store: stop quietly
+                if not self._stopped.is_set():
+                    LOG.exception('change feed read failed')
+                    self._stopped.wait(self.poll_interval)
+                continue
+            for change in changes:
+                try:
+                    self._callback(change)
+                except Exception:
+                    # One bad consumer step must not end the subscription.
+                    LOG.exception('change feed callback failed on %s', change[:3])
+                self.revision = change.revision
+            if not changes:
+                self._store._wait_for_commit(seen_seq, self.poll_interval)

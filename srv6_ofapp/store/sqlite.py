@@ -1,0 +1,225 @@
+"""The embedded default store: one sqlite file in WAL mode.
+
+Durability: ``synchronous=FULL`` makes every COMMIT reach the disk before
+``transact`` returns, so an acknowledged REST write survives kill -9 and
+power loss; a transaction that does not commit leaves nothing behind.
+
+Writers are serialised by ``BEGIN IMMEDIATE`` (and, inside one process, by
+a lock so that the change feed sees revisions in order); readers use their
+own per-thread connections and never block writers (WAL).
+"""
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+
+from srv6_ofapp import exceptions
+from srv6_ofapp.store import base
+
+LOG = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+# Fields the REST layer filters on often enough to deserve an index; any
+# other top-level field still works, by a scan of the kind.
+INDEXED_FIELDS = ('network_id', 'binding:host_id', 'tenant_id')
+
+# How many revisions of change history to keep for watchers that fall behind.
+HISTORY = 100000
+
+
+def _field_expr(field):
+    if not field.replace(':', '').replace('_', '').isalnum():
+        raise ValueError('not a filterable field name: %r' % field)
+    return "json_extract(doc, '$.\"%s\"')" % field
+
+
+def _dump(doc):
+    return json.dumps(doc, separators=(',', ':'), sort_keys=True)
+
+
+def _load(text):
+    return None if text is None else json.loads(text)
+
+
+def _migrate_0_to_1(conn):
+    conn.execute('CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)')
+    conn.execute("INSERT INTO meta VALUES ('revision', 0)")
+    conn.execute('CREATE TABLE resources (kind TEXT NOT NULL, key TEXT NOT NULL, '
+                 'doc TEXT NOT NULL, revision INTEGER NOT NULL, '
+                 'PRIMARY KEY (kind, key)) WITHOUT ROWID')
+    for field in INDEXED_FIELDS:
+        name = 'resources_by_' + field.replace(':', '_')
+        conn.execute('CREATE INDEX %s ON resources (kind, %s)' % (name, _field_expr(field)))
+    conn.execute('CREATE TABLE changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, '
+                 'kind TEXT NOT NULL, key TEXT NOT NULL, old TEXT, new TEXT, '
+                 'PRIMARY KEY (revision, seq)) WITHOUT ROWID')
+
+
+# MIGRATIONS[n] upgrades a file at schema version n to n + 1.
+MIGRATIONS = {0: _migrate_0_to_1}
+
+
+class _SqliteTxn(base.Txn):
+
+    def __init__(self, conn, revision=None):
+        self._conn = conn
+        self._revision = revision  # the revision a commit will get; None: read-only
+        self.changes = []
+
+    def get(self, kind, key):
+        row = self._conn.execute(
+            'SELECT doc FROM resources WHERE kind = ? AND key = ?', (kind, key)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def list(self, kind, where=None, prefix=None):
+        sql = ['SELECT doc FROM resources WHERE kind = ?']
+        args = [kind]
+        if prefix:
+            # A key range, served by the primary key; '\uffff' sorts after
+            # any character our keys use.
+            sql.append('AND key >= ? AND key < ?')
+            args += [prefix, prefix + '\uffff']
+        for field, value in (where or {}).items():
+            sql.append('AND %s = ?' % _field_expr(field))
+            args.append(value)
+        sql.append('ORDER BY key')
+        return [json.loads(row[0]) for row in self._conn.execute(' '.join(sql), args)]
+
+    def put(self, kind, key, doc):
+        self._check_writable()
+        old = self.get(kind, key)
+        self._conn.execute('INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?)',
+                           (kind, key, _dump(doc), self._revision))
+        self.changes.append((kind, key, old, doc))
+
+    def delete(self, kind, key):
+        self._check_writable()
+        old = self.get(kind, key)
+        if old is None:
+            return False
+        self._conn.execute('DELETE FROM resources WHERE kind = ? AND key = ?', (kind, key))
+        self.changes.append((kind, key, old, None))
+        return True
+
+    def _check_writable(self):
+        if self._revision is None:
+            raise RuntimeError('write in a read-only transaction')
+
+
+class SqliteStore(base.Store):
+
+    def __init__(self, url, path):
+        super().__init__(url)
+        self.path = path
+        self._local = threading.local()
+        self._connections = []
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        try:
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+            self._migrate(self._conn())
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise exceptions.StoreUnavailable(url=url, reason=exc)
+
+    def _conn(self):
+        conn = getattr(self._local, 'conn', None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None,
+                                   check_same_thread=False, timeout=30)
+            conn.execute('PRAGMA journal_mode = WAL')
+            conn.execute('PRAGMA synchronous = FULL')
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def _migrate(self, conn):
+        with self._write_lock:
+            conn.execute('BEGIN IMMEDIATE')
+            try:
+                version = conn.execute('PRAGMA user_version').fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise sqlite3.DatabaseError(
+                        'schema version %d is newer than this release (%d)'
+                        % (version, SCHEMA_VERSION))
+                while version < SCHEMA_VERSION:
+                    MIGRATIONS[version](conn)
+                    version += 1
+                    conn.execute('PRAGMA user_version = %d' % version)
+                conn.execute('COMMIT')
+            except BaseException:
+                conn.execute('ROLLBACK')
+                raise
+
+    @property
+    def revision(self):
+        return self._read_revision(self._conn())
+
+    @staticmethod
+    def _read_revision(conn):
+        return conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+
+    def transact(self, fn):
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute('BEGIN IMMEDIATE')
+            try:
+                txn = _SqliteTxn(conn, self._read_revision(conn) + 1)
+                result = fn(txn)
+                if txn.changes:
+                    self._record(conn, txn._revision, txn.changes)
+                conn.execute('COMMIT')
+            except BaseException:
+                conn.execute('ROLLBACK')
+                raise
+        if txn.changes:
+            self._notify_commit()
+        return result
+
+    def _record(self, conn, revision, changes):
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
+        rows = [(revision, seq, kind, key,
+                 None if old is None else _dump(old), None if new is None else _dump(new))
+                for seq, (kind, key, old, new) in enumerate(changes)]
+        conn.executemany('INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?)', rows)
+        if revision % 1000 == 0:
+            conn.execute('DELETE FROM changes WHERE revision <= ?', (revision - HISTORY,))
+
+    def read(self, fn):
+        conn = self._conn()
+        conn.execute('BEGIN')
+        try:
+            return fn(_SqliteTxn(conn))
+        finally:
+            conn.execute('COMMIT')
+
+    def changes_since(self, revision, limit=1000):
+        conn = self._conn()
+        conn.execute('BEGIN')
+        try:
+            rows = conn.execute(
+                'SELECT revision, kind, key, old, new FROM changes WHERE revision > ? '
+                'ORDER BY revision, seq LIMIT ?', (revision, limit)).fetchall()
+            if revision < self._read_revision(conn):
+                oldest = conn.execute('SELECT MIN(revision) FROM changes').fetchone()[0]
+                if oldest is None or oldest > revision + 1:
+                    raise base.Compacted(revision)
+        finally:
+            conn.execute('COMMIT')
+        return [base.Change(r, kind, key, _load(old), _load(new))
+                for r, kind, key, old, new in rows]
+
+    def close(self):
+        with self._connections_lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections = []
+        self._local = threading.local()

@@ -1,0 +1,87 @@
+"""Run a real ``srv6-ofapp`` process for tests and benchmarks."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``srv6-ofapp`` on ephemeral ports with its own sqlite file."""
+
+    def __init__(self, store_path, extra_args=(), log_path=None):
+        self.store_path = store_path
+        self.extra_args = list(extra_args)
+        self.log_path = log_path or store_path + '.log'
+        self.proc = None
+        self.port = None
+        self.ofp_port = None
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d' % self.port
+
+    def start(self, timeout=20):
+        self.port, self.ofp_port = free_port(), free_port()
+        args = [sys.executable, '-m', 'srv6_ofapp',
+                '--store', 'sqlite:///' + self.store_path,
+                '--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.port),
+                '--ofp-listen-host', '127.0.0.1',
+                '--ofp-tcp-listen-port', str(self.ofp_port)] + self.extra_args
+        with open(self.log_path, 'ab') as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('srv6-ofapp exited with %s:\n%s'
+                                   % (self.proc.returncode, self.log()))
+            try:
+                requests.get(self.url + '/', timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.kill()
+        raise RuntimeError('srv6-ofapp did not answer in %ss:\n%s' % (timeout, self.log()))
+
+    def log(self):
+        try:
+            with open(self.log_path, errors='replace') as log:
+                return log.read()[-4000:]
+        except OSError:
+            return ''
+
+    def stop(self, timeout=10):
+        """SIGTERM and wait: the clean shutdown path."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        """SIGKILL: a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
