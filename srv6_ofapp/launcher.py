@@ -115,14 +115,20 @@ def main(argv=None):
     try:
         stop.wait()
     finally:
-        rest.stop()
-        app_mgr.close()
+        logging.getLogger(PROG).info('stopping')
+        rest.stop()  # finishes the requests in flight, accepts no more
+        model.close()
         if CONF.pid_file:
             try:
                 os.unlink(CONF.pid_file)
             except OSError:
                 pass
-    return 0
+        logging.shutdown()
+    # OS-Ken's native hub cannot stop its OpenFlow listener (hub.kill is a
+    # no-op there) and its threads are not daemons, so AppManager.close()
+    # would wait forever: with the state closed above, end the process.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == '__main__':
