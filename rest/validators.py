@@ -180,6 +180,8 @@ def datapath_id(value):
 
 def ifname(value):
     string(15)(value)
-    if not value or '/' in value or any(c.isspace() for c in value):
+    # Linux's dev_valid_name(): at most 15 bytes, not . or .., no / : or space.
+    if (not value or value in ('.', '..') or len(value.encode()) > 15 or
+            any(c in '/:' or c.isspace() for c in value)):
         raise ValueError("'%s' is not a valid interface or namespace name" % (value,))
     return value

@@ -65,7 +65,7 @@ def first_free_ip(pools, used):
     Cost grows with the allocations of this subnet only.
     """
     used = {int(netaddr.IPAddress(ip)) for ip in used}
-    for pool in pools:
+    for pool in sorted(pools, key=lambda p: int(netaddr.IPAddress(p['start']))):
         value = int(netaddr.IPAddress(pool['start']))
         end = int(netaddr.IPAddress(pool['end']))
         while value <= end and value in used:

@@ -17,8 +17,8 @@ def vrf_name(project_id, network_id):
 def sid(segment_node_id, vrf_ip):
     """The SID of a VRF: the host's SID prefix with vrf_ip in its low 32 bits.
 
-    >>> sid('fd00:0:0:2::', '169.254.1.44')
-    'fd00:0:0:2::a9fe:12c'
+    >>> sid('fd00:0:0:2::', '169.254.1.44')  # fd00:0:0:2::a9fe:12c, RFC 5952 form
+    'fd00::2:0:0:a9fe:12c'
     """
     prefix = netaddr.IPAddress(segment_node_id, version=6).value & ~0xffffffff
     return str(netaddr.IPAddress(prefix | netaddr.IPAddress(vrf_ip, version=4).value, version=6))

@@ -26,6 +26,12 @@ def open_store(url=None):
         path = url[len('sqlite:///'):] if url.startswith('sqlite:///') else ''
         if not path:
             raise exceptions.StoreUnavailable(url=url, reason='no file path in the URL')
+        if path == ':memory:' or path.startswith('file:'):
+            # Each thread has its own connection, so each would see its own
+            # empty in-memory database.
+            raise exceptions.StoreUnavailable(
+                url=url, reason='an in-memory database is private to one connection; '
+                                'give a file path')
         from srv6_ofapp.store.sqlite import SqliteStore
         return SqliteStore(url, path)
     raise exceptions.StoreUnavailable(
