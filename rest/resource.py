@@ -81,8 +81,7 @@ class Controller:
         return body[self.member]
 
     def _check_names(self, ctx, item, allow):
-        unknown = sorted(n for n in item if n not in self.attrs or
-                         (self.attrs[n].get('admin_only') and not ctx.is_admin))
+        unknown = sorted(n for n in item if n not in self.attrs)
         if unknown:
             raise exc.HTTPBadRequest(
                 message="Unrecognized attribute(s) '%s'" % ', '.join(unknown))
@@ -94,7 +93,7 @@ class Controller:
                         message="Attribute '%s' not allowed in POST" % name)
                 raise exc.HTTPBadRequest(
                     message='Cannot update read-only attribute %s' % name)
-            if spec.get('admin_set_only') and not ctx.is_admin:
+            if (spec.get('admin_set_only') or spec.get('admin_only')) and not ctx.is_admin:
                 raise exc.PolicyNotAuthorized(action='%s:%s' % (self.member, name))
 
     def _validate(self, name, value):
