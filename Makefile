@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both install what they need (system packages, then a virtualenv in .venv)
+# and can be run again; the install step is skipped when nothing changed.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-packages
+# Debian packages the project needs (more come with the dataplane work).
+APT_PACKAGES ?= python3-venv
+DEMO_ARGS ?=
+
+.PHONY: demo test bench install clean
+
+install: $(STAMP)
+
+# Debian's own python3 needs python3-venv before it can make a virtualenv.
+$(SYSTEM_STAMP):
+	$(PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV) && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) && \
+	    $(PYTHON) -m venv $(VENV); }
+	touch $@
+
+$(STAMP): $(SYSTEM_STAMP) setup.py
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	@echo "srv6-ofapp: REST API on http://127.0.0.1:9696/ (Neutron v2.0), OpenFlow on :6653,"
+	@echo "store: sqlite under ~/.local/share/srv6_ofapp/. Try: curl http://127.0.0.1:9696/v2.0/networks"
+	@echo "Ctrl-C stops it. README.md has a REST tour."
+	$(VENV)/bin/srv6-ofapp $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) bench/rest_ports.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
