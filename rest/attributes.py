@@ -152,7 +152,7 @@ RESOURCE_ATTRIBUTE_MAP = {
     }),
     'hosts': {
         'id': ID,
-        'name': dict(NAME, allow_put=False, required=True, validate=v.string(255)),
+        'name': dict(NAME, allow_put=False, required=True, validate=v.string(255, 1)),
         'description': DESCRIPTION,
         'datapath_id': {'allow_post': True, 'allow_put': True, 'validate': v.datapath_id,
                         'required': True, 'is_visible': True, 'is_filter': True,

@@ -10,10 +10,12 @@ import uuid
 import netaddr
 
 
-def string(max_len=255):
+def string(max_len=255, min_len=0):
     def check(value):
         if not isinstance(value, str):
             raise ValueError("'%s' is not a valid string" % (value,))
+        if len(value) < min_len:
+            raise ValueError("'%s' is shorter than %d characters" % (value, min_len))
         if len(value) > max_len:
             raise ValueError("'%s' exceeds maximum length of %d" % (value, max_len))
         return value

@@ -15,6 +15,7 @@ keys make uniqueness a point read:
   vrfallocations  <host name>/<network_id>  -> the vrf_ip of that VRF
 """
 
+import copy
 import random
 import time
 import uuid
@@ -186,7 +187,7 @@ class Plugin:
         def txn_fn(txn):
             doc = self._get_visible(txn, ctx, collection, id_)
             self._check_owner(ctx, collection, doc)
-            new = updater(txn, ctx, dict(doc), changes)
+            new = updater(txn, ctx, copy.deepcopy(doc), changes)
             if new != doc:
                 new['revision_number'] = doc['revision_number'] + 1
                 new['updated_at'] = utcnow()
@@ -213,6 +214,7 @@ class Plugin:
                 return False
             doc['status'] = status
             doc['updated_at'] = utcnow()
+            doc['revision_number'] += 1
             txn.put('ports', port_id, doc)
             return True
         return self.store.transact(txn_fn)
@@ -527,9 +529,10 @@ class Plugin:
 
     # -- binding: the (host, network) VRF --------------------------------
 
-    def _bind(self, txn, port):
+    def _bind(self, txn, port, strict=True):
         """Make sure the port's (host, network) VRF has a vrf_ip, and that a
-        client-supplied binding:profile agrees with it."""
+        client-supplied binding:profile agrees with it (``strict``) or, when
+        the host has only just become known, give way to it."""
         host_name = port['binding:host_id']
         host = host_name and self._host_by_name(txn, host_name)
         if not host:
@@ -538,7 +541,7 @@ class Plugin:
         computed = binding_profile(host, allocation)
         for key, value in computed.items():
             given = port['binding:profile'].get(key)
-            if given is not None and given != value:
+            if strict and given is not None and given != value:
                 raise exc.InvalidInput(
                     error_message='binding:profile %s %s disagrees with host %s, whose VRF '
                                   'for this network has %s' % (key, given, host_name, value))
@@ -585,7 +588,7 @@ class Plugin:
         txn.put('hosts', doc['id'], doc)
         # Ports bound to this name before the host was known bind now.
         for port in txn.list('ports', where={'binding:host_id': doc['name']}):
-            self._bind(txn, port)
+            self._bind(txn, port, strict=False)
             txn.put('ports', port['id'], port)
         return doc
 

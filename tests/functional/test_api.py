@@ -238,6 +238,13 @@ def test_client_supplied_profile_for_unknown_host_is_kept(client):
     port = client.create('port', network_id=network['id'],
                          **{'binding:host_id': 'elsewhere', 'binding:profile': profile})
     assert port['binding:profile'] == profile
+    # Once the host is known, the API's allocation is the authority.
+    client.create('host', name='elsewhere', datapath_id='00000000000000c3',
+                  segment_node_id='fd00:0:0:c3::', underlay_ip='fd00::c3')
+    bound = client.get(V + '/ports/' + port['id']).json()['port']['binding:profile']
+    assert bound['segment_node_id'] == 'fd00:0:0:c3::'
+    assert bound['vrf'] == 'vrf' + network['tenant_id'][:6] + network['id'][:6]
+    assert bound['vrf_ip'] != '169.254.7.7' and bound['other'] == 1
 
 
 # -- bad input: status, error type, and no change to the store ---------------
@@ -362,6 +369,10 @@ def _bad_requests(ids):
             'name': 'h', 'datapath_id': '0000000000000005',
             'segment_node_id': 'fd00:0:0:5::1', 'underlay_ip': 'fd00::5'}}, 400,
          'InvalidInput'),
+        ('empty host name', 'POST', '/hosts', {'host': {
+            'name': '', 'datapath_id': '0000000000000007',
+            'segment_node_id': 'fd00:0:0:7::', 'underlay_ip': 'fd00::7'}}, 400,
+         'HTTPBadRequest'),
         ('duplicate host name', 'POST', '/hosts', {'host': {
             'name': 'hv-bad', 'datapath_id': '0000000000000006',
             'segment_node_id': 'fd00:0:0:6::', 'underlay_ip': 'fd00::6'}}, 409,
