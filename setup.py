@@ -24,6 +24,6 @@ setup(
         'test': ['pytest', 'requests', 'openstacksdk'],
     },
     entry_points={
-        'console_scripts': ['srv6-ofapp = srv6_ofapp.launcher:main'],
+        'console_scripts': ['srv6-ofapp = srv6_ofapp.launcher:run'],
     },
 )

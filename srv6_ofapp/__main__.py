@@ -1,5 +1,3 @@
-import sys
+from srv6_ofapp.launcher import run
 
-from srv6_ofapp.launcher import main
-
-sys.exit(main())
+run()

@@ -123,13 +123,23 @@ def main(argv=None):
                 os.unlink(CONF.pid_file)
             except OSError:
                 pass
-        logging.shutdown()
-    # OS-Ken's native hub cannot stop its OpenFlow listener (hub.kill is a
-    # no-op there) and its threads are not daemons, so AppManager.close()
-    # would wait forever: with the state closed above, end the process.
+    return 0
+
+
+def run():
+    """The console script: ``main`` then the end of the process.
+
+    OS-Ken's native hub cannot stop its OpenFlow listener (hub.kill is a
+    no-op there) and its threads are not daemons, so neither
+    AppManager.close() nor interpreter exit would return; ``main`` has
+    closed the state, so end the process here.
+    """
+    code = main()
+    logging.shutdown()
     sys.stdout.flush()
-    os._exit(0)
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run()
