@@ -59,19 +59,19 @@ def in_pools(pools, ip):
                for p in pools)
 
 
-def first_free_ip(pools, used):
-    """The lowest pool address not in ``used`` (strings), or None when full.
+def first_free_ip(pools, is_used, start=None):
+    """The lowest pool address for which ``is_used(ip)`` is false, or None.
 
-    Cost grows with the allocations of this subnet only.
+    ``start`` (an address) skips what lies below it: the caller knows those
+    are all taken, so a search costs a few probes, not one per allocation.
     """
-    used = {int(netaddr.IPAddress(ip)) for ip in used}
+    lowest = int(netaddr.IPAddress(start)) if start else 0
     for pool in sorted(pools, key=lambda p: int(netaddr.IPAddress(p['start']))):
-        value = int(netaddr.IPAddress(pool['start']))
-        end = int(netaddr.IPAddress(pool['end']))
-        while value <= end and value in used:
-            value += 1
-        if value <= end:
-            return str(netaddr.IPAddress(value, version=4))
+        first = max(int(netaddr.IPAddress(pool['start'])), lowest)
+        for value in range(first, int(netaddr.IPAddress(pool['end'])) + 1):
+            ip = str(netaddr.IPAddress(value, version=4))
+            if not is_used(ip):
+                return ip
     return None
 
 

@@ -13,6 +13,7 @@ keys make uniqueness a point read:
   ipallocations   <subnet_id>/<ip>          -> the port holding the address
   macaddresses    <network_id>/<mac>        -> the port holding the MAC
   vrfallocations  <host name>/<network_id>  -> the vrf_ip of that VRF
+  ipamcursors     <subnet_id>               -> where the next free address may be
 """
 
 import copy
@@ -29,6 +30,9 @@ from topology import vrf as vrf_lib
 IPALLOCATIONS = 'ipallocations'
 MACADDRESSES = 'macaddresses'
 VRFALLOCATIONS = 'vrfallocations'
+# <subnet_id> -> {'next': IP}: every pool address below IP is allocated, so
+# finding a free address takes a few point reads instead of a subnet scan.
+IPAMCURSORS = 'ipamcursors'
 
 # Outer IPv6 header (40) + SRH with one segment (8 + 16): what seg6 encap adds.
 SRV6_ENCAP_OVERHEAD = 64
@@ -302,6 +306,7 @@ class Plugin:
         # Neutron removes a network's subnets.
         for subnet in txn.list('subnets', where={'network_id': doc['id']}):
             txn.delete('subnets', subnet['id'])
+            txn.delete(IPAMCURSORS, subnet['id'])
         for encap in txn.list('srv6_encap_networks', where={'network_id': doc['id']}):
             txn.delete('srv6_encap_networks', encap['id'])
 
@@ -356,11 +361,14 @@ class Plugin:
                 raise exc.IpAddressAlreadyAllocated(ip=new['gateway_ip'], subnet_id=doc['id'])
         if 'gateway_ip' in changes or 'allocation_pools' in changes:
             self._check_pools(new)
+        if 'allocation_pools' in changes:
+            txn.delete(IPAMCURSORS, doc['id'])  # new pools: search from their start
         return new
 
     def _delete_subnets(self, txn, doc):
         if txn.list(IPALLOCATIONS, prefix=doc['id'] + '/'):
             raise exc.SubnetInUse(subnet_id=doc['id'])
+        txn.delete(IPAMCURSORS, doc['id'])
 
     # -- ports ------------------------------------------------------------
 
@@ -490,8 +498,17 @@ class Plugin:
 
     @staticmethod
     def _free_ip(txn, subnet):
-        used = [a['ip_address'] for a in txn.list(IPALLOCATIONS, prefix=subnet['id'] + '/')]
-        return ipam.first_free_ip(subnet['allocation_pools'], used)
+        """The lowest free pool address, which the caller claims in this txn."""
+        cursor = txn.get(IPAMCURSORS, subnet['id'])
+        ip = ipam.first_free_ip(
+            subnet['allocation_pools'],
+            lambda ip: txn.get(IPALLOCATIONS, alloc_key(subnet['id'], ip)) is not None,
+            start=cursor and cursor['next'])
+        if ip:
+            following = min(int(netaddr.IPAddress(ip)) + 1, 2 ** 32 - 1)
+            txn.put(IPAMCURSORS, subnet['id'],
+                    {'next': str(netaddr.IPAddress(following, version=4))})
+        return ip
 
     @staticmethod
     def _claim_ip(txn, subnet, ip, port_id):
@@ -514,7 +531,14 @@ class Plugin:
             else:
                 txn.delete(IPALLOCATIONS, alloc_key(allocated['subnet_id'],
                                                     allocated['ip_address']))
+                self._lower_cursor(txn, allocated['subnet_id'], allocated['ip_address'])
         return kept
+
+    @staticmethod
+    def _lower_cursor(txn, subnet_id, freed_ip):
+        cursor = txn.get(IPAMCURSORS, subnet_id)
+        if cursor and netaddr.IPAddress(cursor['next']) > netaddr.IPAddress(freed_ip):
+            txn.put(IPAMCURSORS, subnet_id, {'next': freed_ip})
 
     @staticmethod
     def _merge_dhcp_opts(current, requested):

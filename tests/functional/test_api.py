@@ -86,6 +86,28 @@ def test_delete_frees_ip_and_mac(client, net):
     assert again['mac_address'] == port['mac_address']
 
 
+def test_allocation_takes_the_lowest_free_address(client):
+    network = client.create('network', name='lowest')
+    subnet = client.create('subnet', network_id=network['id'], cidr='10.80.0.0/24')
+    ports = [client.create('port', network_id=network['id']) for _ in range(3)]
+    assert [p['fixed_ips'][0]['ip_address'] for p in ports] == \
+        ['10.80.0.2', '10.80.0.3', '10.80.0.4']
+    client.delete(V + '/ports/' + ports[1]['id'])
+    again = client.create('port', network_id=network['id'])
+    assert again['fixed_ips'][0]['ip_address'] == '10.80.0.3'
+    assert client.create('port', network_id=network['id'])['fixed_ips'][0][
+        'ip_address'] == '10.80.0.5'
+    # New pools: allocation follows them, from their start.
+    client.put(V + '/subnets/' + subnet['id'], {'subnet': {'allocation_pools': [
+        {'start': '10.80.0.100', 'end': '10.80.0.101'}, {'start': '10.80.0.50',
+                                                         'end': '10.80.0.50'}]}})
+    got = [client.create('port', network_id=network['id'])['fixed_ips'][0]['ip_address']
+           for _ in range(3)]
+    assert got == ['10.80.0.50', '10.80.0.100', '10.80.0.101']
+    response = client.post(V + '/ports', {'port': {'network_id': network['id']}})
+    assert response.status_code == 409
+
+
 def test_delete_network_takes_its_subnets_and_encap_networks(client):
     network = client.create('network', name='doomed')
     subnet = client.create('subnet', network_id=network['id'], cidr='10.9.0.0/24')

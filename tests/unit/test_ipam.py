@@ -157,49 +157,53 @@ def test_first_free_ip_fills_sequentially():
     pools = [pool('10.0.0.2', '10.0.0.6')]
     used = []
     for expected in ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']:
-        ip = ipam.first_free_ip(pools, used)
+        ip = ipam.first_free_ip(pools, set(used).__contains__)
         assert ip == expected
         used.append(ip)
-    assert ipam.first_free_ip(pools, used) is None
+    assert ipam.first_free_ip(pools, set(used).__contains__) is None
 
 
 def test_first_free_ip_fills_gaps_first():
     pools = [pool('10.0.0.2', '10.0.0.10')]
-    assert ipam.first_free_ip(pools, ['10.0.0.2', '10.0.0.4', '10.0.0.5']) == '10.0.0.3'
-    assert ipam.first_free_ip(pools, ['10.0.0.3', '10.0.0.4']) == '10.0.0.2'
+    assert ipam.first_free_ip(pools, set(['10.0.0.2', '10.0.0.4', '10.0.0.5']).__contains__) == '10.0.0.3'
+    assert ipam.first_free_ip(pools, set(['10.0.0.3', '10.0.0.4']).__contains__) == '10.0.0.2'
 
 
 def test_first_free_ip_ignores_used_addresses_outside_the_pools():
     pools = [pool('10.0.0.2', '10.0.0.3')]
-    assert ipam.first_free_ip(pools, ['10.0.0.1', '10.0.0.200']) == '10.0.0.2'
+    assert ipam.first_free_ip(pools, set(['10.0.0.1', '10.0.0.200']).__contains__) == '10.0.0.2'
 
 
 def test_first_free_ip_moves_to_the_next_pool():
     pools = [pool('10.0.0.2', '10.0.0.3'), pool('10.0.0.10', '10.0.0.11')]
-    assert ipam.first_free_ip(pools, ['10.0.0.2', '10.0.0.3']) == '10.0.0.10'
-    assert ipam.first_free_ip(pools, ['10.0.0.2', '10.0.0.3', '10.0.0.10']) == '10.0.0.11'
+    assert ipam.first_free_ip(pools, set(['10.0.0.2', '10.0.0.3']).__contains__) == '10.0.0.10'
+    assert ipam.first_free_ip(pools, set(['10.0.0.2', '10.0.0.3', '10.0.0.10']).__contains__) == '10.0.0.11'
     # A hole in the first pool is used before the second pool.
-    assert ipam.first_free_ip(pools, ['10.0.0.2', '10.0.0.10']) == '10.0.0.3'
+    assert ipam.first_free_ip(pools, set(['10.0.0.2', '10.0.0.10']).__contains__) == '10.0.0.3'
 
 
 def test_first_free_ip_exhausted_returns_none():
     pools = [pool('10.0.0.2', '10.0.0.3'), pool('10.0.0.10', '10.0.0.10')]
-    assert ipam.first_free_ip(pools, ['10.0.0.2', '10.0.0.3', '10.0.0.10']) is None
+    assert ipam.first_free_ip(pools, set(['10.0.0.2', '10.0.0.3', '10.0.0.10']).__contains__) is None
 
 
 def test_first_free_ip_no_pools():
     assert ipam.first_free_ip([], []) is None
 
 
-def test_first_free_ip_accepts_any_iterable_of_strings():
-    pools = [pool('10.0.0.2', '10.0.0.5')]
-    assert ipam.first_free_ip(pools, iter(['10.0.0.2'])) == '10.0.0.3'
-    assert ipam.first_free_ip(pools, {'10.0.0.2', '10.0.0.3'}) == '10.0.0.4'
+def test_first_free_ip_starts_at_the_hint():
+    pools = [pool('10.0.0.2', '10.0.0.5'), pool('10.0.0.10', '10.0.0.12')]
+    nothing_used = set().__contains__
+    assert ipam.first_free_ip(pools, nothing_used, start='10.0.0.4') == '10.0.0.4'
+    assert ipam.first_free_ip(pools, nothing_used, start='10.0.0.6') == '10.0.0.10'
+    assert ipam.first_free_ip(pools, nothing_used, start='10.0.0.13') is None
+    assert ipam.first_free_ip(pools, {'10.0.0.4'}.__contains__, start='10.0.0.4') == \
+        '10.0.0.5'
 
 
 def test_first_free_ip_returns_the_lowest_address_whatever_the_pool_order():
     pools = [pool('10.0.0.100', '10.0.0.110'), pool('10.0.0.2', '10.0.0.10')]
-    assert ipam.first_free_ip(pools, []) == '10.0.0.2'
+    assert ipam.first_free_ip(pools, set([]).__contains__) == '10.0.0.2'
 
 
 # -- generate_mac -----------------------------------------------------------
