@@ -29,11 +29,19 @@ INDEXED_FIELDS = ('network_id', 'binding:host_id', 'tenant_id')
 # How many revisions of change history to keep for watchers that fall behind.
 HISTORY = 100000
 
+# WAL checkpoints run on a thread of their own this often, not inside a
+# writer's COMMIT (sqlite's autocheckpoint), whose cost grows with the file.
+CHECKPOINT_INTERVAL = 0.5
+
 
 def _field_expr(field):
     if not field.replace(':', '').replace('_', '').isalnum():
         raise ValueError('not a filterable field name: %r' % field)
     return "json_extract(doc, '$.\"%s\"')" % field
+
+
+def _index_name(field):
+    return 'resources_by_' + field.replace(':', '_')
 
 
 def _dump(doc):
@@ -51,8 +59,8 @@ def _migrate_0_to_1(conn):
                  'doc TEXT NOT NULL, revision INTEGER NOT NULL, '
                  'PRIMARY KEY (kind, key)) WITHOUT ROWID')
     for field in INDEXED_FIELDS:
-        name = 'resources_by_' + field.replace(':', '_')
-        conn.execute('CREATE INDEX %s ON resources (kind, %s)' % (name, _field_expr(field)))
+        conn.execute('CREATE INDEX %s ON resources (kind, %s)' % (_index_name(field),
+                                                                   _field_expr(field)))
     conn.execute('CREATE TABLE changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, '
                  'kind TEXT NOT NULL, key TEXT NOT NULL, old TEXT, new TEXT, '
                  'PRIMARY KEY (revision, seq)) WITHOUT ROWID')
@@ -75,7 +83,13 @@ class _SqliteTxn(base.Txn):
         return None if row is None else json.loads(row[0])
 
     def list(self, kind, where=None, prefix=None):
-        sql = ['SELECT doc FROM resources WHERE kind = ?']
+        # Without statistics sqlite prefers the (kind, key) primary key, which
+        # scans every document of the kind: name the index of a filter field.
+        indexed = [f for f in (where or {}) if f in INDEXED_FIELDS]
+        sql = ['SELECT doc FROM resources']
+        if indexed:
+            sql.append('INDEXED BY %s' % _index_name(indexed[0]))
+        sql.append('WHERE kind = ?')
         args = [kind]
         if prefix:
             # A key range, served by the primary key; '\uffff' sorts after
@@ -118,6 +132,8 @@ class SqliteStore(base.Store):
         self._connections = []
         self._connections_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._checkpointer = None
         try:
             directory = os.path.dirname(os.path.abspath(path))
             os.makedirs(directory, exist_ok=True)
@@ -125,6 +141,16 @@ class SqliteStore(base.Store):
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise exceptions.StoreUnavailable(url=url, reason=exc)
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop,
+                                              name='sqlite-checkpoint', daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self):
+        while not self._closing.wait(CHECKPOINT_INTERVAL):
+            try:
+                self._conn().execute('PRAGMA wal_checkpoint(PASSIVE)')
+            except sqlite3.Error as exc:
+                LOG.warning('WAL checkpoint failed: %s', exc)
 
     def _conn(self):
         conn = getattr(self._local, 'conn', None)
@@ -133,6 +159,7 @@ class SqliteStore(base.Store):
                                    check_same_thread=False, timeout=30)
             conn.execute('PRAGMA journal_mode = WAL')
             conn.execute('PRAGMA synchronous = FULL')
+            conn.execute('PRAGMA wal_autocheckpoint = 0')  # see _checkpoint_loop
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
@@ -215,6 +242,10 @@ class SqliteStore(base.Store):
                 for r, kind, key, old, new in rows]
 
     def close(self):
+        self._closing.set()
+        if self._checkpointer is not None and \
+                self._checkpointer is not threading.current_thread():
+            self._checkpointer.join(timeout=5)
         with self._connections_lock:
             for conn in self._connections:
                 try:
