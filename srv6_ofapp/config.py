@@ -53,9 +53,20 @@ API_OPTS = [
                     'SRv6 encapsulation overhead (64 bytes).'),
 ]
 
+EDGE_OPTS = [
+    cfg.StrOpt('gateway-mac', default='fa:16:3f:00:00:01',
+               help='The distributed gateway MAC: the same on every host, answered '
+                    'for the subnet gateway and for VMs on other hosts.'),
+    cfg.StrOpt('dhcp-domain', default='openstacklocal',
+               help='DHCP option 15, the domain name given to VMs.'),
+    cfg.IntOpt('dhcp-lease-time', default=86400, min=60,
+               help='DHCP option 51, lease time in seconds.'),
+]
+
 
 def register_opts(conf=CONF):
     # Registering twice is harmless (tests build several launchers).
     conf.register_cli_opts(LAUNCH_OPTS)
     conf.register_cli_opts(API_OPTS)
+    conf.register_cli_opts(EDGE_OPTS)
 

@@ -1,0 +1,122 @@
+"""Translation between pipeline Flows/Meters and OpenFlow 1.3 messages.
+
+Both directions: flow-mods and meter-mods out, and flows read back from a
+switch's flow and meter statistics, so that reconciliation compares like
+with like.  A switch entry that does not translate (someone else's flow)
+comes back as None and is removed.
+"""
+
+from srv6_ofapp import pipeline
+
+TABLE_NAME = {number: name for name, number in pipeline.TABLE_ID.items()}
+ALL_ONES_64 = 0xffffffffffffffff
+
+
+def _action(parser, ofp, action):
+    kind = action[0]
+    if kind == 'output':
+        return parser.OFPActionOutput(action[1])
+    if kind == 'in_port':
+        return parser.OFPActionOutput(ofp.OFPP_IN_PORT)
+    if kind == 'controller':
+        return parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)
+    if kind == 'set':
+        return parser.OFPActionSetField(**{action[1]: action[2]})
+    if kind == 'move':
+        return parser.NXActionRegMove(src_field=action[1], dst_field=action[2],
+                                      n_bits=action[3])
+    raise ValueError('unknown action %r' % (action,))
+
+
+def instructions(parser, ofp, flow):
+    result = []
+    for instruction in flow.instructions:
+        kind = instruction[0]
+        if kind == 'meter':
+            result.append(parser.OFPInstructionMeter(instruction[1]))
+        elif kind == 'apply':
+            result.append(parser.OFPInstructionActions(
+                ofp.OFPIT_APPLY_ACTIONS, [_action(parser, ofp, a) for a in instruction[1]]))
+        elif kind == 'write_metadata':
+            result.append(parser.OFPInstructionWriteMetadata(instruction[1], ALL_ONES_64))
+        elif kind == 'goto':
+            result.append(parser.OFPInstructionGotoTable(pipeline.TABLE_ID[instruction[1]]))
+        else:
+            raise ValueError('unknown instruction %r' % (instruction,))
+    return result
+
+
+def flow_mod(datapath, flow, command):
+    """An OFPFlowMod that adds (replaces) or strictly deletes ``flow``."""
+    ofp, parser = datapath.ofproto, datapath.ofproto_parser
+    return parser.OFPFlowMod(
+        datapath, cookie=flow.cookie, table_id=pipeline.TABLE_ID[flow.table],
+        command=command, priority=flow.priority, match=parser.OFPMatch(**dict(flow.match)),
+        instructions=instructions(parser, ofp, flow) if command == ofp.OFPFC_ADD else [],
+        out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
+
+
+def delete_stat(datapath, stat):
+    """Strictly delete the switch's flow that ``stat`` describes."""
+    ofp, parser = datapath.ofproto, datapath.ofproto_parser
+    return parser.OFPFlowMod(datapath, table_id=stat.table_id, command=ofp.OFPFC_DELETE_STRICT,
+                             priority=stat.priority, match=stat.match,
+                             out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
+
+
+def meter_mod(datapath, meter, command):
+    ofp, parser = datapath.ofproto, datapath.ofproto_parser
+    bands = [parser.OFPMeterBandDrop(rate=meter.rate, burst_size=meter.burst)]
+    return parser.OFPMeterMod(datapath, command=command,
+                              flags=ofp.OFPMF_PKTPS | ofp.OFPMF_BURST,
+                              meter_id=meter.meter_id, bands=bands)
+
+
+def _action_back(ofp, action):
+    name = type(action).__name__
+    if name == 'OFPActionOutput':
+        if action.port == ofp.OFPP_IN_PORT:
+            return ('in_port',)
+        if action.port == ofp.OFPP_CONTROLLER:
+            return ('controller',)
+        return ('output', action.port)
+    if name == 'OFPActionSetField':
+        return ('set', action.key, action.value)
+    if name == 'NXActionRegMove' and action.src_ofs == 0 and action.dst_ofs == 0:
+        return ('move', action.src_field, action.dst_field, action.n_bits)
+    return None
+
+
+def flow_from_stats(ofp, stat):
+    """The Flow of one flow-stats entry, or None if it is not one of ours."""
+    table = TABLE_NAME.get(stat.table_id)
+    if table is None:
+        return None
+    result = []
+    for instruction in stat.instructions:
+        name = type(instruction).__name__
+        if name == 'OFPInstructionMeter':
+            result.append(('meter', instruction.meter_id))
+        elif name == 'OFPInstructionActions' and instruction.type == ofp.OFPIT_APPLY_ACTIONS:
+            actions = tuple(_action_back(ofp, a) for a in instruction.actions)
+            if None in actions:
+                return None
+            result.append(('apply', actions))
+        elif (name == 'OFPInstructionWriteMetadata' and
+              instruction.metadata_mask == ALL_ONES_64):
+            result.append(('write_metadata', instruction.metadata))
+        elif name == 'OFPInstructionGotoTable' and instruction.table_id in TABLE_NAME:
+            result.append(('goto', TABLE_NAME[instruction.table_id]))
+        else:
+            return None
+    match = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                         for k, v in stat.match.items()))
+    return pipeline.Flow(table, stat.priority, match, tuple(result), stat.cookie)
+
+
+def meter_from_stats(ofp, config):
+    """The Meter of one meter-config entry, or None if it is not one of ours."""
+    if (len(config.bands) != 1 or type(config.bands[0]).__name__ != 'OFPMeterBandDrop' or
+            config.flags != ofp.OFPMF_PKTPS | ofp.OFPMF_BURST):
+        return None
+    return pipeline.Meter(config.meter_id, config.bands[0].rate, config.bands[0].burst_size)
