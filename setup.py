@@ -21,7 +21,7 @@ setup(
         'platformdirs',       # the user's data directory for the default store
     ],
     extras_require={
-        'test': ['pytest', 'requests', 'openstacksdk'],
+        'test': ['pytest', 'requests', 'openstacksdk', 'scapy'],  # scapy: an independent packet parser
     },
     entry_points={
         'console_scripts': ['srv6-ofapp = srv6_ofapp.launcher:run'],
