@@ -26,6 +26,7 @@ import collections
 
 import netaddr
 
+from srv6_ofapp import ipam
 from topology import naming
 
 TABLES = ('ingress', 'arp', 'dhcp', 'l2')
@@ -217,8 +218,10 @@ def _network_flows(view, network_id, members, gateway_ofport, gateway_mac):
     arp(100, [('goto', 'l2')], arp_op=ARP_REPLY)
     answered = {}
     for subnet in view.subnets_of(network_id):
-        if subnet['gateway_ip']:
-            answered[subnet['gateway_ip']] = gateway_mac
+        # The gateway, or without one the DHCP server identifier (the first
+        # host address), so that unicast renewals find a MAC.
+        answered[subnet['gateway_ip'] or
+                 str(netaddr.IPAddress(ipam.host_range(subnet['cidr'])[0]))] = gateway_mac
     for port in view.ports_of(network_id):
         if port['id'] in local_ids:
             continue
