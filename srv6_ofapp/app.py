@@ -1,22 +1,68 @@
 """The OS-Ken application: ``srv6_ofapp.app``, loadable by name like any Ryu app.
 
 A thin adapter (faucet's valve_ryuapp.py is the model): OpenFlow events
-in, the model's answers out.  It matches each connecting datapath to its
-host; the edge pipeline itself (port security, ARP, DHCP, L2) is built on
-this by the OpenFlow edge work.
+in; the pure modules (pipeline, dhcp, arp) decide; flow-mods, meter-mods
+and packet-outs go out.
+
+Reconcile, don't replay: when a switch connects, the app reads its ports,
+flows and meters, and sends only the difference from what the model wants
+(a reconnect with nothing changed sends nothing).  After that it keeps its
+own record of what the switch holds and, on every change of the model (the
+store's change feed) or of the switch's ports, sends the difference again.
 """
+
+import collections
+import logging
+import threading
 
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
-from os_ken.controller.handler import CONFIG_DISPATCHER, set_ev_cls
+from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,
+                                       MAIN_DISPATCHER, set_ev_cls)
 from os_ken.ofproto import ofproto_v1_3
 
+from srv6_ofapp import arp
+from srv6_ofapp import dhcp
 from srv6_ofapp import model
+from srv6_ofapp import ofmsg
+from srv6_ofapp import pipeline
+from srv6_ofapp.config import CONF
+from srv6_ofapp.view import ModelView
+
+LOG = logging.getLogger(__name__)
+
+ETH_TYPE_OFFSET = 12
 
 
 def dpid_str(dpid):
     """A datapath id as the hosts resource spells it: 16 hex digits."""
     return '%016x' % dpid
+
+
+class SwitchState:
+    """What the app knows of one connected switch."""
+
+    def __init__(self, datapath):
+        self.datapath = datapath
+        self.dpid = dpid_str(datapath.id)
+        self.ofports = {}         # interface name -> OpenFlow port number
+        self.flows = None         # {(table, priority, match): Flow} it holds
+        self.foreign = []         # flow-stats entries that are not ours
+        self.meters = None        # {meter id: Meter} it holds
+        self.metered = True
+        self.ports_known = False
+        self._parts = collections.defaultdict(list)
+        self.synced = False
+
+    def collect(self, kind, msg):
+        """Gather a multipart reply; the whole body once the last part is in."""
+        self._parts[kind].extend(msg.body)
+        if msg.flags & self.datapath.ofproto.OFPMPF_REPLY_MORE:
+            return None
+        return self._parts.pop(kind)
+
+    def port_names(self):
+        return {number: name for name, number in self.ofports.items()}
 
 
 class SRv6OFApp(app_manager.OSKenApp):
@@ -26,18 +72,262 @@ class SRv6OFApp(app_manager.OSKenApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = kwargs['model']
+        self.store = self.model.store
+        self.plugin = self.model.plugin
+        self.gateway_mac = CONF.gateway_mac
+        self.dhcp_config = dhcp.DhcpConfig(gateway_mac=CONF.gateway_mac,
+                                           domain=CONF.dhcp_domain,
+                                           lease_time=CONF.dhcp_lease_time)
+        self.counters = collections.Counter()
+        self.switches = {}
+        self.lock = threading.RLock()
+        self.view = ModelView.from_store(self.store)
+        self._watch = self.store.watch(self._model_changed, self.view.revision,
+                                       on_resync=self._model_resync)
 
-    def host_of(self, dpid):
-        hosts = self.model.store.list('hosts', where={'datapath_id': dpid_str(dpid)})
-        return hosts[0] if hosts else None
+    def close(self):
+        self._watch.cancel()
+
+    # -- model changes (the store's feed thread) ----------------------------
+
+    def _model_changed(self, change):
+        if self.view.apply(change):
+            self._reconcile_all()
+
+    def _model_resync(self, _revision):
+        self.view.reload(self.store)
+        self._reconcile_all()
+
+    def _reconcile_all(self):
+        with self.lock:
+            for state in list(self.switches.values()):
+                if state.synced:
+                    self._reconcile(state)
+
+    # -- switch connection ---------------------------------------------------
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features_handler(self, ev):
-        dpid = ev.msg.datapath.id
-        host = self.host_of(dpid)
+        datapath = ev.msg.datapath
+        ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        with self.lock:
+            self.switches[datapath.id] = SwitchState(datapath)
+        host = self.view.host_by_dpid(dpid_str(datapath.id))
         if host is None:
-            # fail_mode=secure with no flows: the datapath drops everything.
-            self.logger.warning('unknown datapath %s connected; no host has this '
-                                'datapath_id, leaving it at drop-all', dpid_str(dpid))
+            LOG.warning('unknown datapath %s connected; no host has this datapath_id, '
+                        'keeping it at drop-all', dpid_str(datapath.id))
         else:
-            self.logger.info('datapath %s connected: host %s', dpid_str(dpid), host['name'])
+            LOG.info('datapath %s connected: host %s', dpid_str(datapath.id), host['name'])
+        datapath.send_msg(parser.OFPPortDescStatsRequest(datapath, 0))
+        datapath.send_msg(parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL))
+        datapath.send_msg(parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL))
+        self.counters['switch_connected'] += 1
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    def switch_gone_handler(self, ev):
+        if ev.datapath.id is None:
+            return
+        with self.lock:
+            state = self.switches.get(ev.datapath.id)
+            if state is not None and state.datapath is ev.datapath:
+                del self.switches[ev.datapath.id]
+                LOG.info('datapath %s disconnected', state.dpid)
+                self.counters['switch_disconnected'] += 1
+
+    def _state(self, datapath):
+        state = self.switches.get(datapath.id)
+        return state if state is not None and state.datapath is datapath else None
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def port_desc_handler(self, ev):
+        with self.lock:
+            state = self._state(ev.msg.datapath)
+            body = state and state.collect('ports', ev.msg)
+            if body is None:
+                return
+            ofp = state.datapath.ofproto
+            state.ofports = {p.name.decode(errors='replace'): p.port_no for p in body
+                             if p.port_no <= ofp.OFPP_MAX}
+            state.ports_known = True
+            self._maybe_synced(state)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def flow_stats_handler(self, ev):
+        with self.lock:
+            state = self._state(ev.msg.datapath)
+            body = state and state.collect('flows', ev.msg)
+            if body is None:
+                return
+            ofp = state.datapath.ofproto
+            state.flows, state.foreign = {}, []
+            for stat in body:
+                flow = ofmsg.flow_from_stats(ofp, stat)
+                if flow is None:
+                    state.foreign.append(stat)
+                else:
+                    state.flows[pipeline.flow_key(flow)] = flow
+            self._maybe_synced(state)
+
+    @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
+    def meter_config_handler(self, ev):
+        with self.lock:
+            state = self._state(ev.msg.datapath)
+            body = state and state.collect('meters', ev.msg)
+            if body is None:
+                return
+            ofp = state.datapath.ofproto
+            state.meters = {}
+            for config in body:
+                meter = ofmsg.meter_from_stats(ofp, config)
+                # A meter not ours is replaced (same id) or deleted.
+                state.meters[config.meter_id] = meter
+            self._maybe_synced(state)
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def error_handler(self, ev):
+        msg = ev.msg
+        self.counters['switch_error'] += 1
+        with self.lock:
+            state = self._state(msg.datapath)
+            if (state is not None and state.meters is None and
+                    msg.type == msg.datapath.ofproto.OFPET_BAD_REQUEST):
+                # No meter support (an OVS too old for its datapath): run
+                # without packet-in metering rather than not at all.
+                LOG.warning('datapath %s has no meters; packet-ins are not rate-limited',
+                            state.dpid)
+                state.metered, state.meters = False, {}
+                self._maybe_synced(state)
+                return
+        LOG.error('datapath %s reported error type %d code %d', dpid_str(msg.datapath.id),
+                  msg.type, msg.code)
+
+    def _maybe_synced(self, state):
+        if state.synced or not state.ports_known or state.flows is None \
+                or state.meters is None:
+            return
+        state.synced = True
+        sent = self._reconcile(state)
+        LOG.info('datapath %s synced: %d flows held, %d messages sent', state.dpid,
+                 len(state.flows), sent)
+        self._report_port_status(state)
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def port_status_handler(self, ev):
+        msg = ev.msg
+        ofp = msg.datapath.ofproto
+        name = msg.desc.name.decode(errors='replace')
+        with self.lock:
+            state = self._state(msg.datapath)
+            if state is None:
+                return
+            if msg.reason == ofp.OFPPR_DELETE:
+                state.ofports.pop(name, None)
+            elif msg.desc.port_no <= ofp.OFPP_MAX:
+                state.ofports[name] = msg.desc.port_no
+            self.counters['port_status'] += 1
+            if state.synced:
+                self._reconcile(state)
+        if state.synced:
+            self._report_port_status(state)
+
+    # -- reconciliation --------------------------------------------------------
+
+    def _desired(self, state):
+        with self.view.lock:
+            if self.view.host_by_dpid(state.dpid) is None:
+                return set(pipeline.base_flows()), {}
+            flows = pipeline.switch_flows(self.view, state.ofports, self.gateway_mac,
+                                          state.metered)
+            meters = pipeline.meters(self.view, state.ofports) if state.metered else {}
+        return flows, meters
+
+    def _reconcile(self, state):
+        """Send the switch the difference to the model; returns messages sent."""
+        datapath = state.datapath
+        ofp = datapath.ofproto
+        flows, meters = self._desired(state)
+        adds, deletes = pipeline.flow_changes(flows, state.flows.values())
+        meter_adds, meter_mods, meter_deletes = pipeline.meter_changes(meters, state.meters)
+        messages = []
+        # Meters before the flows that use them; deletes after the flows
+        # that replace them, so traffic never falls between two flows.
+        messages += [ofmsg.meter_mod(datapath, m, ofp.OFPMC_ADD) for m in meter_adds]
+        messages += [ofmsg.meter_mod(datapath, m, ofp.OFPMC_MODIFY) for m in meter_mods]
+        messages += [ofmsg.flow_mod(datapath, f, ofp.OFPFC_ADD) for f in adds]
+        messages += [ofmsg.flow_mod(datapath, f, ofp.OFPFC_DELETE_STRICT) for f in deletes]
+        messages += [ofmsg.delete_stat(datapath, stat) for stat in state.foreign]
+        messages += [ofmsg.meter_mod(datapath, pipeline.Meter(i, 0, 0), ofp.OFPMC_DELETE)
+                     for i in meter_deletes]
+        for message in messages:
+            datapath.send_msg(message)
+        self.counters['flow_mods'] += len(adds) + len(deletes) + len(state.foreign)
+        state.flows = {pipeline.flow_key(f): f for f in flows}
+        state.foreign = []
+        state.meters = dict(meters)
+        self.counters['meter_mods'] += len(meter_adds) + len(meter_mods) + len(meter_deletes)
+        return len(messages)
+
+    def _report_port_status(self, state):
+        """Ports whose tap is on the switch are ACTIVE; ports bound to its
+        host whose tap is not are DOWN."""
+        with self.view.lock:
+            host = self.view.host_by_dpid(state.dpid)
+            present = {lp.port['id'] for lp in pipeline.local_ports(self.view, state.ofports)}
+            bound = {p['id'] for p in self.view.docs['ports'].values()
+                     if host and p['binding:host_id'] == host['name']}
+        for port_id in sorted(present):
+            self.plugin.set_port_status(port_id, 'ACTIVE')
+        for port_id in sorted(bound - present):
+            self.plugin.set_port_status(port_id, 'DOWN')
+
+    # -- packet-in ---------------------------------------------------------------
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def packet_in_handler(self, ev):
+        self.counters['packet_in'] += 1
+        try:
+            self._packet_in(ev.msg)
+        except Exception:
+            # A handler never dies: count, log, drop.
+            self.counters['packet_in_error'] += 1
+            LOG.exception('packet-in handling failed')
+
+    def _packet_in(self, msg):
+        datapath = msg.datapath
+        state = self._state(datapath)
+        if state is None:
+            return
+        in_port = msg.match['in_port']
+        port = self.view.port_by_ifname(state.port_names().get(in_port, ''))
+        if port is None:
+            self.counters['packet_in_unknown_port'] += 1
+            return
+        frame = bytes(msg.data)
+        eth_type = int.from_bytes(frame[ETH_TYPE_OFFSET:ETH_TYPE_OFFSET + 2], 'big')
+        with self.view.lock:
+            if eth_type == pipeline.ETH_TYPE_ARP:
+                local = {lp.port['id']: lp.ofport
+                         for lp in pipeline.local_ports(self.view, state.ofports)}
+                reply, event = arp.handle_arp(frame, port['network_id'], self.view, local,
+                                              self.gateway_mac)
+                out_port = in_port if reply is None or reply.out_port is None \
+                    else reply.out_port
+                frame_out = reply and reply.frame
+            elif eth_type == pipeline.ETH_TYPE_IP:
+                network = self.view.network(port['network_id'])
+                frame_out, event = dhcp.handle_dhcp(
+                    frame, port, network, self.view.subnets_of(port['network_id']),
+                    self.dhcp_config)
+                out_port = in_port
+            else:
+                frame_out, event = None, 'packet_in_unexpected'
+        self.counters[event] += 1
+        if frame_out:
+            self._packet_out(datapath, out_port, frame_out)
+
+    @staticmethod
+    def _packet_out(datapath, out_port, frame):
+        ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        datapath.send_msg(parser.OFPPacketOut(
+            datapath, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+            actions=[parser.OFPActionOutput(out_port)], data=frame))
