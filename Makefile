@@ -7,19 +7,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
-# Debian packages the project needs (more come with the dataplane work).
-APT_PACKAGES ?= python3-venv
+# Debian packages: Open vSwitch (userspace datapath) and the real clients
+# and tools the integration tests and benchmarks drive.
+APT_PACKAGES ?= python3-venv openvswitch-switch udhcpc isc-dhcp-client dnsmasq-base \
+	arping tcpdump ethtool iproute2 iputils-ping
 DEMO_ARGS ?=
 
 .PHONY: demo test bench install clean
 
 install: $(STAMP)
 
+# apt only when a package is missing (a second run installs nothing);
 # Debian's own python3 needs python3-venv before it can make a virtualenv.
-$(SYSTEM_STAMP):
-	$(PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV) && apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) && \
-	    $(PYTHON) -m venv $(VENV); }
+$(SYSTEM_STAMP): Makefile
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	$(PYTHON) -m venv $(VENV)
 	touch $@
 
 $(STAMP): $(SYSTEM_STAMP) setup.py

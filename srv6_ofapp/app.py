@@ -237,8 +237,9 @@ class SRv6OFApp(app_manager.OSKenApp):
             if self.view.host_by_dpid(state.dpid) is None:
                 return set(pipeline.base_flows()), {}
             flows = pipeline.switch_flows(self.view, state.ofports, self.gateway_mac,
-                                          state.metered)
-            meters = pipeline.meters(self.view, state.ofports) if state.metered else {}
+                                          state.metered, CONF.arp_responder)
+            meters = (pipeline.meters(self.view, state.ofports, CONF.packet_in_rate,
+                                      CONF.packet_in_burst) if state.metered else {})
         return flows, meters
 
     def _reconcile(self, state):

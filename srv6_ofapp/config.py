@@ -61,6 +61,14 @@ EDGE_OPTS = [
                help='DHCP option 15, the domain name given to VMs.'),
     cfg.IntOpt('dhcp-lease-time', default=86400, min=60,
                help='DHCP option 51, lease time in seconds.'),
+    cfg.BoolOpt('arp-responder', default=True,
+                help='Answer ARP in the datapath with responder flows; when false '
+                     'every ARP request is answered on packet-in.'),
+    cfg.IntOpt('packet-in-rate', default=100, min=1,
+               help='Per VM port, packet-ins (DHCP, unanswered ARP) per second '
+                    'beyond which the datapath drops them (an OpenFlow meter).'),
+    cfg.IntOpt('packet-in-burst', default=50, min=1,
+               help='Burst size of that meter, in packets.'),
 ]
 
 

@@ -107,16 +107,18 @@ def local_ports(view, ofports):
     return found
 
 
-def meters(view, ofports):
+def meters(view, ofports, rate=PACKET_IN_RATE_PPS, burst=PACKET_IN_BURST):
     """One packet-in meter per local VM port, numbered by its port number."""
-    return {lp.ofport: Meter(lp.ofport, PACKET_IN_RATE_PPS, PACKET_IN_BURST)
+    return {lp.ofport: Meter(lp.ofport, rate, burst)
             for lp in local_ports(view, ofports) if lp.port['admin_state_up']}
 
 
-def switch_flows(view, ofports, gateway_mac, metered=True):
+def switch_flows(view, ofports, gateway_mac, metered=True, arp_responder=True):
     """Every flow the switch with ports ``ofports`` should hold.
 
     ``metered``: the switch supports meters (packet-ins are rate-limited).
+    ``arp_responder``: answer ARP in the datapath; without it every ARP
+    request takes the packet-in path (same answers, slower).
     """
     flows = set(base_flows())
     locals_ = [lp for lp in local_ports(view, ofports) if lp.port['admin_state_up']]
@@ -127,7 +129,7 @@ def switch_flows(view, ofports, gateway_mac, metered=True):
     for network_id, members in local_by_network.items():
         gateway_ofport = ofports.get(naming.gateway_port_name(network_id))
         flows.update(_network_flows(view, network_id, members, gateway_ofport,
-                                    gateway_mac))
+                                    gateway_mac, arp_responder))
     return flows
 
 
@@ -202,7 +204,7 @@ def _vm_port_flows(view, lp, metered):
     return flows
 
 
-def _network_flows(view, network_id, members, gateway_ofport, gateway_mac):
+def _network_flows(view, network_id, members, gateway_ofport, gateway_mac, arp_responder):
     tag = network_tag(network_id)
     net_cookie = cookie(COOKIE_NETWORK, network_id)
     flows = []
@@ -216,6 +218,8 @@ def _network_flows(view, network_id, members, gateway_ofport, gateway_mac):
     arp(300, [], arp_op=ARP_REQUEST, arp_spa='0.0.0.0')
     # Replies are unicast like any frame.
     arp(100, [('goto', 'l2')], arp_op=ARP_REPLY)
+    if not arp_responder:
+        members = []
     answered = {}
     for subnet in view.subnets_of(network_id):
         # The gateway, or without one the DHCP server identifier (the first
@@ -235,7 +239,7 @@ def _network_flows(view, network_id, members, gateway_ofport, gateway_mac):
             arp(200, [('apply', (('set', 'eth_dst', lp.port['mac_address']),
                                  ('output', lp.ofport)))],
                 arp_op=ARP_REQUEST, arp_tpa=ip)
-    for ip, mac in sorted(answered.items()):
+    for ip, mac in sorted(answered.items() if arp_responder else ()):
         arp(200, [('apply', arp_responder_actions(mac, ip))], arp_op=ARP_REQUEST, arp_tpa=ip)
 
     if gateway_ofport is not None:

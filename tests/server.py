@@ -34,7 +34,9 @@ class Server:
         return 'http://127.0.0.1:%d' % self.port
 
     def start(self, timeout=20):
-        self.port, self.ofp_port = free_port(), free_port()
+        # A restart keeps the ports, so switches reconnect to the same address.
+        self.port = self.port or free_port()
+        self.ofp_port = self.ofp_port or free_port()
         args = [sys.executable, '-m', 'srv6_ofapp',
                 '--store', 'sqlite:///' + self.store_path,
                 '--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.port),

@@ -248,3 +248,13 @@ def test_meter_changes():
     assert pipeline.meter_changes({1: m1}, {1: m1}) == ([], [], [])
     assert pipeline.meter_changes({1: m1, 2: m2}, {1: pipeline.Meter(1, 5, 5), 7: None}) == (
         [m2], [m1], [7])
+
+
+def test_without_responder_flows_every_arp_request_is_a_packet_in(world):
+    table = FakeOFTable(pipeline.switch_flows(world.view(), world.ofports, GW_MAC,
+                                              arp_responder=False))
+    for target in ('10.0.0.1', '10.0.0.12', '10.0.0.13'):
+        assert [p for p, _ in table.process(arp_request(1, world.a1, target))] == \
+            ['controller']
+    # Probes are still dropped in the datapath.
+    assert table.process(arp_request(1, world.a1, '10.0.0.13', arp_spa='0.0.0.0')) == []
