@@ -12,6 +12,7 @@ store's change feed) or of the switch's ports, sends the difference again.
 """
 
 import collections
+import functools
 import logging
 import threading
 
@@ -34,6 +35,23 @@ LOG = logging.getLogger(__name__)
 ETH_TYPE_OFFSET = 12
 
 
+def guarded(handler):
+    """Log and count what a handler raises instead of letting it escape.
+
+    With OS-Ken's native hub, hub.TaskExit is Exception itself, so any
+    exception a handler lets out silently ends the app's event loop -- every
+    later event would be ignored.  Every handler is wrapped in this.
+    """
+    @functools.wraps(handler)
+    def wrapper(self, ev):
+        try:
+            return handler(self, ev)
+        except Exception:
+            self.counters['handler_error'] += 1
+            LOG.exception('%s failed', handler.__name__)
+    return wrapper
+
+
 def dpid_str(dpid):
     """A datapath id as the hosts resource spells it: 16 hex digits."""
     return '%016x' % dpid
@@ -42,9 +60,9 @@ def dpid_str(dpid):
 class SwitchState:
     """What the app knows of one connected switch."""
 
-    def __init__(self, datapath):
+    def __init__(self, datapath, dpid):
         self.datapath = datapath
-        self.dpid = dpid_str(datapath.id)
+        self.dpid = dpid_str(dpid)
         self.ofports = {}         # interface name -> OpenFlow port number
         self.flows = None         # {(table, priority, match): Flow} it holds
         self.foreign = []         # flow-stats entries that are not ours
@@ -107,23 +125,28 @@ class SRv6OFApp(app_manager.OSKenApp):
     # -- switch connection ---------------------------------------------------
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    @guarded
     def switch_features_handler(self, ev):
         datapath = ev.msg.datapath
         ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        # datapath.id is set by OS-Ken's own handler, which may not have run
+        # yet: the features reply carries the id.
+        dpid = ev.msg.datapath_id
         with self.lock:
-            self.switches[datapath.id] = SwitchState(datapath)
-        host = self.view.host_by_dpid(dpid_str(datapath.id))
+            self.switches[dpid] = SwitchState(datapath, dpid)
+        host = self.view.host_by_dpid(dpid_str(dpid))
         if host is None:
             LOG.warning('unknown datapath %s connected; no host has this datapath_id, '
-                        'keeping it at drop-all', dpid_str(datapath.id))
+                        'keeping it at drop-all', dpid_str(dpid))
         else:
-            LOG.info('datapath %s connected: host %s', dpid_str(datapath.id), host['name'])
+            LOG.info('datapath %s connected: host %s', dpid_str(dpid), host['name'])
         datapath.send_msg(parser.OFPPortDescStatsRequest(datapath, 0))
         datapath.send_msg(parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL))
         datapath.send_msg(parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL))
         self.counters['switch_connected'] += 1
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    @guarded
     def switch_gone_handler(self, ev):
         if ev.datapath.id is None:
             return
@@ -139,6 +162,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         return state if state is not None and state.datapath is datapath else None
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    @guarded
     def port_desc_handler(self, ev):
         with self.lock:
             state = self._state(ev.msg.datapath)
@@ -152,6 +176,7 @@ class SRv6OFApp(app_manager.OSKenApp):
             self._maybe_synced(state)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    @guarded
     def flow_stats_handler(self, ev):
         with self.lock:
             state = self._state(ev.msg.datapath)
@@ -169,6 +194,7 @@ class SRv6OFApp(app_manager.OSKenApp):
             self._maybe_synced(state)
 
     @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
+    @guarded
     def meter_config_handler(self, ev):
         with self.lock:
             state = self._state(ev.msg.datapath)
@@ -184,6 +210,7 @@ class SRv6OFApp(app_manager.OSKenApp):
             self._maybe_synced(state)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    @guarded
     def error_handler(self, ev):
         msg = ev.msg
         self.counters['switch_error'] += 1
@@ -212,6 +239,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         self._report_port_status(state)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    @guarded
     def port_status_handler(self, ev):
         msg = ev.msg
         ofp = msg.datapath.ofproto
@@ -259,6 +287,15 @@ class SRv6OFApp(app_manager.OSKenApp):
         messages += [ofmsg.delete_stat(datapath, stat) for stat in state.foreign]
         messages += [ofmsg.meter_mod(datapath, pipeline.Meter(i, 0, 0), ofp.OFPMC_DELETE)
                      for i in meter_deletes]
+        if LOG.isEnabledFor(logging.DEBUG):
+            for change in (['add %s (had %s)' % (f, state.flows.get(pipeline.flow_key(f)))
+                            for f in adds] + ['delete %s' % (f,) for f in deletes] +
+                           ['foreign %s' % (s,) for s in state.foreign] +
+                           ['meter add %s' % (m,) for m in meter_adds] +
+                           ['meter modify %s (had %s)' % (m, state.meters[m.meter_id])
+                            for m in meter_mods] +
+                           ['meter delete %s' % i for i in meter_deletes]):
+                LOG.debug('datapath %s: %s', state.dpid, change)
         for message in messages:
             datapath.send_msg(message)
         self.counters['flow_mods'] += len(adds) + len(deletes) + len(state.foreign)
@@ -284,14 +321,10 @@ class SRv6OFApp(app_manager.OSKenApp):
     # -- packet-in ---------------------------------------------------------------
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    @guarded
     def packet_in_handler(self, ev):
         self.counters['packet_in'] += 1
-        try:
-            self._packet_in(ev.msg)
-        except Exception:
-            # A handler never dies: count, log, drop.
-            self.counters['packet_in_error'] += 1
-            LOG.exception('packet-in handling failed')
+        self._packet_in(ev.msg)
 
     def _packet_in(self, msg):
         datapath = msg.datapath

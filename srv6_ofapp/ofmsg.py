@@ -83,8 +83,14 @@ def _action_back(ofp, action):
     if name == 'OFPActionSetField':
         return ('set', action.key, action.value)
     if name == 'NXActionRegMove' and action.src_ofs == 0 and action.dst_ofs == 0:
-        return ('move', action.src_field, action.dst_field, action.n_bits)
+        # OVS reports fields that NXM also defines by their NXM names.
+        return ('move', _oxm_name(action.src_field), _oxm_name(action.dst_field),
+                action.n_bits)
     return None
+
+
+def _oxm_name(field):
+    return field[:-len('_nxm')] if field.endswith('_nxm') else field
 
 
 def flow_from_stats(ofp, stat):

@@ -66,3 +66,12 @@ def test_meter_round_trip():
     config = parser.OFPMeterConfigStats(flags=mod.flags, meter_id=mod.meter_id,
                                         bands=mod.bands)
     assert ofmsg.meter_from_stats(ofp, config) == meter
+
+
+def test_nxm_field_names_read_back_as_oxm_names():
+    """OVS reports move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[] with NXM names."""
+    move = parser.NXActionRegMove(src_field='eth_src_nxm', dst_field='eth_dst_nxm', n_bits=48)
+    stat = Stat(1, 200, 0, parser.OFPMatch(),
+                [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [move])])
+    flow = ofmsg.flow_from_stats(ofp, stat)
+    assert flow.instructions == (('apply', (('move', 'eth_src', 'eth_dst', 48),)),)
