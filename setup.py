@@ -19,6 +19,7 @@ setup(
         'pyroute2',           # netlink for the host dataplane
         'waitress',           # the production WSGI server that serves the API
         'platformdirs',       # the user's data directory for the default store
+        'prometheus-client',  # every event a metric, at GET /metrics
     ],
     extras_require={
         'test': ['pytest', 'requests', 'openstacksdk', 'scapy'],  # scapy: an independent packet parser

@@ -14,6 +14,7 @@ from rest import attributes
 from rest import auth
 from rest import resource
 from srv6_ofapp import exceptions as exc
+from srv6_ofapp import metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class API:
         self.mapper = routes.Mapper()
         m = self.mapper
         m.connect('/', action='versions', conditions={'method': ['GET']})
+        m.connect('/metrics', action='metrics', conditions={'method': ['GET']})
         prefix = '/' + API_VERSION
         m.connect(prefix, action='resources', conditions={'method': ['GET']})
         m.connect(prefix + '/', action='resources', conditions={'method': ['GET']})
@@ -111,6 +113,10 @@ class API:
         action = match['action']
         if action == 'versions':
             return _json_response(200, self._versions(request))
+        if action == 'metrics':
+            body, content_type = metrics.exposition()
+            return webob.Response(body=body, content_type=content_type.split(';')[0],
+                                  charset='utf-8')
         ctx = self.authenticator(request)
         if action == 'resources':
             return _json_response(200, self._resources(request))

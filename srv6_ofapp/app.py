@@ -24,6 +24,7 @@ from os_ken.ofproto import ofproto_v1_3
 
 from srv6_ofapp import arp
 from srv6_ofapp import dhcp
+from srv6_ofapp import metrics
 from srv6_ofapp import model
 from srv6_ofapp import ofmsg
 from srv6_ofapp import pipeline
@@ -47,7 +48,7 @@ def guarded(handler):
         try:
             return handler(self, ev)
         except Exception:
-            self.counters['handler_error'] += 1
+            metrics.count('handler_error')
             LOG.exception('%s failed', handler.__name__)
     return wrapper
 
@@ -96,7 +97,6 @@ class SRv6OFApp(app_manager.OSKenApp):
         self.dhcp_config = dhcp.DhcpConfig(gateway_mac=CONF.gateway_mac,
                                            domain=CONF.dhcp_domain,
                                            lease_time=CONF.dhcp_lease_time)
-        self.counters = collections.Counter()
         self.switches = {}
         self.lock = threading.RLock()
         self.view = ModelView.from_store(self.store)
@@ -134,6 +134,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         dpid = ev.msg.datapath_id
         with self.lock:
             self.switches[dpid] = SwitchState(datapath, dpid)
+            metrics.SWITCHES.set(len(self.switches))
         host = self.view.host_by_dpid(dpid_str(dpid))
         if host is None:
             LOG.warning('unknown datapath %s connected; no host has this datapath_id, '
@@ -143,7 +144,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         datapath.send_msg(parser.OFPPortDescStatsRequest(datapath, 0))
         datapath.send_msg(parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL))
         datapath.send_msg(parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL))
-        self.counters['switch_connected'] += 1
+        metrics.count('switch_connected')
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     @guarded
@@ -154,8 +155,9 @@ class SRv6OFApp(app_manager.OSKenApp):
             state = self.switches.get(ev.datapath.id)
             if state is not None and state.datapath is ev.datapath:
                 del self.switches[ev.datapath.id]
+                metrics.SWITCHES.set(len(self.switches))
                 LOG.info('datapath %s disconnected', state.dpid)
-                self.counters['switch_disconnected'] += 1
+                metrics.count('switch_disconnected')
 
     def _state(self, datapath):
         state = self.switches.get(datapath.id)
@@ -213,7 +215,7 @@ class SRv6OFApp(app_manager.OSKenApp):
     @guarded
     def error_handler(self, ev):
         msg = ev.msg
-        self.counters['switch_error'] += 1
+        metrics.count('switch_error')
         with self.lock:
             state = self._state(msg.datapath)
             if (state is not None and state.meters is None and
@@ -252,7 +254,7 @@ class SRv6OFApp(app_manager.OSKenApp):
                 state.ofports.pop(name, None)
             elif msg.desc.port_no <= ofp.OFPP_MAX:
                 state.ofports[name] = msg.desc.port_no
-            self.counters['port_status'] += 1
+            metrics.count('port_status')
             if state.synced:
                 self._reconcile(state)
         if state.synced:
@@ -298,11 +300,11 @@ class SRv6OFApp(app_manager.OSKenApp):
                 LOG.debug('datapath %s: %s', state.dpid, change)
         for message in messages:
             datapath.send_msg(message)
-        self.counters['flow_mods'] += len(adds) + len(deletes) + len(state.foreign)
+        metrics.count('flow_mods', len(adds) + len(deletes) + len(state.foreign))
         state.flows = {pipeline.flow_key(f): f for f in flows}
         state.foreign = []
         state.meters = dict(meters)
-        self.counters['meter_mods'] += len(meter_adds) + len(meter_mods) + len(meter_deletes)
+        metrics.count('meter_mods', len(meter_adds) + len(meter_mods) + len(meter_deletes))
         return len(messages)
 
     def _report_port_status(self, state):
@@ -323,7 +325,7 @@ class SRv6OFApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     @guarded
     def packet_in_handler(self, ev):
-        self.counters['packet_in'] += 1
+        metrics.count('packet_in')
         self._packet_in(ev.msg)
 
     def _packet_in(self, msg):
@@ -334,7 +336,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         in_port = msg.match['in_port']
         port = self.view.port_by_ifname(state.port_names().get(in_port, ''))
         if port is None:
-            self.counters['packet_in_unknown_port'] += 1
+            metrics.count('packet_in_unknown_port')
             return
         frame = bytes(msg.data)
         eth_type = int.from_bytes(frame[ETH_TYPE_OFFSET:ETH_TYPE_OFFSET + 2], 'big')
@@ -355,7 +357,7 @@ class SRv6OFApp(app_manager.OSKenApp):
                 out_port = in_port
             else:
                 frame_out, event = None, 'packet_in_unexpected'
-        self.counters[event] += 1
+        metrics.count(event)
         if frame_out:
             self._packet_out(datapath, out_port, frame_out)
 

@@ -112,6 +112,10 @@ def test_udhcpc_and_dhclient_get_and_apply_the_ports_settings(edge, vms):
         assert vm.link()['mtu'] == 1436
     port = edge.api.get(V + '/ports/' + first.port['id']).json()['port']
     assert port['status'] == 'ACTIVE'
+    exposition = edge.api.get('/metrics').text
+    for event in ('offer', 'ack', 'packet_in', 'switch_connected'):
+        count = re.search(r'srv6_ofapp_events_total\{event="%s"\} (\S+)' % event, exposition)
+        assert count and float(count.group(1)) >= 1, event
 
 
 def test_renewal_is_answered_by_unicast(edge, vms):

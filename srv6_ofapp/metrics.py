@@ -1,0 +1,26 @@
+"""Every event a metric (as faucet does): Prometheus counters, served by the
+REST server at /metrics."""
+
+import prometheus_client
+
+EVENTS = prometheus_client.Counter(
+    'srv6_ofapp_events', 'Edge events: packet-ins by outcome (DHCP offer/ack/nak, '
+    'ARP reply/unicast/ignored, malformed...), flow-mods, switch connections.',
+    ['event'])
+SWITCHES = prometheus_client.Gauge('srv6_ofapp_switches_connected',
+                                   'OpenFlow switches connected now.')
+
+
+def count(event, amount=1):
+    if amount:
+        EVENTS.labels(event).inc(amount)
+
+
+def value(event):
+    """The current count of ``event`` (for tests and logs)."""
+    return EVENTS.labels(event)._value.get()
+
+
+def exposition():
+    """(body, content type) of the Prometheus text format."""
+    return prometheus_client.generate_latest(), prometheus_client.CONTENT_TYPE_LATEST
