@@ -30,6 +30,7 @@ from srv6_ofapp import ofmsg
 from srv6_ofapp import pipeline
 from srv6_ofapp.config import CONF
 from srv6_ofapp.view import ModelView
+from topology import naming
 
 LOG = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class SwitchState:
         self.datapath = datapath
         self.dpid = dpid_str(dpid)
         self.ofports = {}         # interface name -> OpenFlow port number
+        self.names = {}           # OpenFlow port number -> interface name
         self.flows = None         # {(table, priority, match): Flow} it holds
         self.foreign = []         # flow-stats entries that are not ours
         self.meters = None        # {meter id: Meter} it holds
@@ -80,8 +82,17 @@ class SwitchState:
             return None
         return self._parts.pop(kind)
 
-    def port_names(self):
-        return {number: name for name, number in self.ofports.items()}
+    def set_ports(self, ofports):
+        self.ofports = dict(ofports)
+        self.names = {number: name for name, number in self.ofports.items()}
+
+    def add_port(self, name, number):
+        self.ofports[name] = number
+        self.names[number] = name
+
+    def remove_port(self, name):
+        number = self.ofports.pop(name, None)
+        self.names.pop(number, None)
 
 
 class SRv6OFApp(app_manager.OSKenApp):
@@ -172,8 +183,8 @@ class SRv6OFApp(app_manager.OSKenApp):
             if body is None:
                 return
             ofp = state.datapath.ofproto
-            state.ofports = {p.name.decode(errors='replace'): p.port_no for p in body
-                             if p.port_no <= ofp.OFPP_MAX}
+            state.set_ports({p.name.decode(errors='replace'): p.port_no for p in body
+                             if p.port_no <= ofp.OFPP_MAX})
             state.ports_known = True
             self._maybe_synced(state)
 
@@ -251,9 +262,9 @@ class SRv6OFApp(app_manager.OSKenApp):
             if state is None:
                 return
             if msg.reason == ofp.OFPPR_DELETE:
-                state.ofports.pop(name, None)
+                state.remove_port(name)
             elif msg.desc.port_no <= ofp.OFPP_MAX:
-                state.ofports[name] = msg.desc.port_no
+                state.add_port(name, msg.desc.port_no)
             metrics.count('port_status')
             if state.synced:
                 self._reconcile(state)
@@ -334,7 +345,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         if state is None:
             return
         in_port = msg.match['in_port']
-        port = self.view.port_by_ifname(state.port_names().get(in_port, ''))
+        port = self.view.port_by_ifname(state.names.get(in_port, ''))
         if port is None:
             metrics.count('packet_in_unknown_port')
             return
@@ -342,8 +353,10 @@ class SRv6OFApp(app_manager.OSKenApp):
         eth_type = int.from_bytes(frame[ETH_TYPE_OFFSET:ETH_TYPE_OFFSET + 2], 'big')
         with self.view.lock:
             if eth_type == pipeline.ETH_TYPE_ARP:
-                local = {lp.port['id']: lp.ofport
-                         for lp in pipeline.local_ports(self.view, state.ofports)}
+                # Ports of this network on this switch (not all of its ports).
+                local = {p['id']: state.ofports[naming.tap_name(p['id'])]
+                         for p in self.view.ports_of(port['network_id'])
+                         if naming.tap_name(p['id']) in state.ofports}
                 reply, event = arp.handle_arp(frame, port['network_id'], self.view, local,
                                               self.gateway_mac)
                 out_port = in_port if reply is None or reply.out_port is None \

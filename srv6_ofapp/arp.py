@@ -13,6 +13,8 @@ import collections
 from os_ken.lib.packet import arp, ethernet, packet
 from os_ken.lib.packet import ether_types
 
+from srv6_ofapp import ipam
+
 Reply = collections.namedtuple('Reply', 'frame out_port')
 Reply.__doc__ = "A frame to send; out_port None means back out of the in_port."
 
@@ -57,7 +59,7 @@ def handle_arp(frame, network_id, view, local_ofports, gateway_mac):
     if request.src_ip == request.dst_ip:
         return None, 'arp_ignored_gratuitous'
     for subnet in view.subnets_of(network_id):
-        if subnet['gateway_ip'] == request.dst_ip:
+        if ipam.router_address(subnet) == request.dst_ip:
             return Reply(_reply_frame(eth, request, gateway_mac), None), 'arp_reply_gateway'
     for port in view.ports_of(network_id):
         if any(f['ip_address'] == request.dst_ip for f in port['fixed_ips']):

@@ -13,6 +13,12 @@ def default_gateway(cidr):
     return str(netaddr.IPAddress(net.first + 1))
 
 
+def router_address(subnet):
+    """The address the distributed gateway answers for in a subnet: its
+    gateway, or without one its first host address (the DHCP server id)."""
+    return subnet['gateway_ip'] or str(netaddr.IPAddress(host_range(subnet['cidr'])[0]))
+
+
 def host_range(cidr):
     """(first, last) usable host addresses, as integers."""
     net = netaddr.IPNetwork(cidr)

@@ -220,12 +220,10 @@ def _network_flows(view, network_id, members, gateway_ofport, gateway_mac, arp_r
     arp(100, [('goto', 'l2')], arp_op=ARP_REPLY)
     if not arp_responder:
         members = []
-    answered = {}
-    for subnet in view.subnets_of(network_id):
-        # The gateway, or without one the DHCP server identifier (the first
-        # host address), so that unicast renewals find a MAC.
-        answered[subnet['gateway_ip'] or
-                 str(netaddr.IPAddress(ipam.host_range(subnet['cidr'])[0]))] = gateway_mac
+    # The gateway, or without one the DHCP server identifier, so that
+    # unicast renewals find a MAC.
+    answered = {ipam.router_address(subnet): gateway_mac
+                for subnet in view.subnets_of(network_id)}
     for port in view.ports_of(network_id):
         if port['id'] in local_ids:
             continue

@@ -61,3 +61,10 @@ def test_malformed_frames_are_counted_not_raised():
     for frame in [b'', b'\x00' * 13, valid[:20], os.urandom(60), valid[:14] + os.urandom(10)]:
         reply, event = handle(world, frame)
         assert reply is None and event.startswith('arp_')
+
+
+def test_server_identifier_of_a_subnet_without_gateway_is_answered():
+    world = World()
+    world.sub_a['gateway_ip'] = None
+    reply, event = handle(world, request(world.a1, '10.0.0.1'))
+    assert event == 'arp_reply_gateway' and Ether(reply.frame)[ARP].hwsrc == GW_MAC
