@@ -43,6 +43,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/rest_ports.py
+	$(PY) bench/packet_in.py
+	$(PY) bench/dhcp.py
+	$(PY) bench/arp.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
