@@ -171,11 +171,8 @@ def make_app(view, ofports):
     app.dhcp_config = dhcp.DhcpConfig(gateway_mac=GATEWAY_MAC)
     app.counters = collections.Counter()  # where app.py counted before srv6_ofapp.metrics
     datapath = FakeDatapath(DPID)
-    try:
-        state = app_lib.SwitchState(datapath, DPID)
-    except TypeError:  # SwitchState(datapath) before it took the dpid separately
-        state = app_lib.SwitchState(datapath)
-    state.ofports = dict(ofports)
+    state = app_lib.SwitchState(datapath, DPID)
+    state.set_ports(ofports)
     app.switches = {DPID: state}
     return app, datapath
 
