@@ -42,6 +42,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench import dhcp as common  # noqa: E402
+from bench import report  # noqa: E402
 from tests import netlab  # noqa: E402
 from tests.server import Server  # noqa: E402
 
@@ -207,12 +208,12 @@ def run(args):
         shutil.rmtree(tmp, ignore_errors=True)
 
     rows = [[LABELS[r.name], r.target, r.clients, len(r.latencies), '%.1f' % r.rate,
-             '%.3f' % common.percentile(r.latencies, 50),
-             '%.3f' % common.percentile(r.latencies, 99), r.failures + r.bad]
+             '%.3f' % report.percentile(r.latencies, 50),
+             '%.3f' % report.percentile(r.latencies, 99), r.failures + r.bad]
             + ['%.0f' % r.cpu[k] for k in ('server', 'ovs', 'client')] for r in results]
     print()
     print('load average after: %s' % common.loadavg())
-    print(common.table(['ARP answered by', 'target', 'clients', 'replies', 'replies/s',
+    print(report.table(['ARP answered by', 'target', 'clients', 'replies', 'replies/s',
                         'p50 ms', 'p99 ms', 'failures', 'cpu% server', 'cpu% ovs',
                         'cpu% client'], rows))
     print('closed loop, one outstanding request per client; %g s per row; failure = no '

@@ -53,6 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench.report import percentile, table  # noqa: E402
 from tests import netlab  # noqa: E402
 from tests.server import Server  # noqa: E402
 
@@ -69,27 +70,6 @@ MAX_CLIENTS = 1000
 
 
 # -- output -------------------------------------------------------------------
-
-def percentile(values, pct):
-    """Nearest-rank percentile of ``values`` (seconds) -> milliseconds."""
-    if not values:
-        return float('nan')
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return ordered[int(rank) - 1] * 1000.0
-
-
-def table(header, rows):
-    widths = [max(len(str(r[c])) for r in [header] + rows) for c in range(len(header))]
-    lines = []
-    for n, row in enumerate([header] + rows):
-        cells = [str(row[0]).ljust(widths[0])] + [str(v).rjust(w) for v, w in
-                                                  zip(row[1:], widths[1:])]
-        lines.append(' | '.join(cells))
-        if n == 0:
-            lines.append('-+-'.join('-' * w for w in widths))
-    return '\n'.join(lines)
-
 
 def _version(args):
     try:
@@ -506,35 +486,6 @@ def dhcp_flows_ready(count):
 
 # -- dnsmasq ------------------------------------------------------------------------
 
-class BenchDnsmasq(netlab.Dnsmasq):
-    """netlab.Dnsmasq without --log-dhcp (and with --quiet-dhcp unless ``log``):
-    srv6-ofapp logs nothing per packet, so neither does its competitor."""
-
-    def __init__(self, vm, dhcp_range, hosts=(), options=(), log=False):
-        super().__init__(vm, dhcp_range, hosts, options, () if log else ('--quiet-dhcp',))
-        self.log_dhcp = log
-
-    def start(self, timeout=5):
-        d = self.vm.dir
-        self.leasefile = os.path.join(d, 'dnsmasq.leases')
-        self.log_path = os.path.join(d, 'dnsmasq.log')
-        self.proc = self.vm.spawn(
-            ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--user=root',
-             '--interface=' + self.vm.ifname, '--bind-interfaces', '--dhcp-authoritative',
-             '--dhcp-leasefile=' + self.leasefile,
-             '--pid-file=' + os.path.join(d, 'dnsmasq.pid')]
-            + (['--log-dhcp'] if self.log_dhcp else []) + self.args, 'dnsmasq.log')
-
-        def listening():
-            if self.proc.poll() is not None:
-                raise RuntimeError('dnsmasq exited with %s:\n%s' % (self.proc.returncode,
-                                                                   self.log()))
-            return ':67 ' in self.vm.run(['ss', '-Hlun'], check=False).stdout
-
-        netlab._wait(listening, timeout, 'dnsmasq on :67')
-        return self
-
-
 # Client DHCP to the dnsmasq port only, instead of flooded by NORMAL to every port.
 STEER = 'priority=10,udp,tp_dst=67'
 LABELS = {'ours': 'srv6-ofapp (packet-in)', 'dnsmasq': 'dnsmasq, NORMAL (flooded)',
@@ -637,10 +588,11 @@ def run(args):
             server_vm = lab.vm(bridge)
             server_vm.set_address('%s/%d' % (GATEWAY, 20))
             vms = [lab.vm(bridge, mac=mac) for mac in macs]
-            dnsmasq = BenchDnsmasq(server_vm, '10.0.0.0,static,%s,24h' % NETMASK,
-                                   hosts=list(zip(macs, ips)),
-                                   options=['option:router,' + GATEWAY],
-                                   log=args.dnsmasq_log).start()
+            # srv6-ofapp logs nothing per packet, so neither does dnsmasq.
+            dnsmasq = netlab.Dnsmasq(server_vm, '10.0.0.0,static,%s,24h' % NETMASK,
+                                     hosts=list(zip(macs, ips)),
+                                     options=['option:router,' + GATEWAY],
+                                     log_dhcp=args.dnsmasq_log).start()
             socks = [open_raw(vm.netns, vm.ifname, ETH_P_IP, BPF_DHCP_REPLY) for vm in vms]
             setups['dnsmasq'] = setups['steered'] = (socks, macs, ips, dnsmasq.proc.pid)
             dnsmasq_bridge, dnsmasq_ofport = bridge, server_vm.ofport

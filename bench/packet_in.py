@@ -36,6 +36,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench import dhcp as common  # noqa: E402
+from bench import report  # noqa: E402
 
 from scapy.layers.dhcp import BOOTP, DHCP  # noqa: E402
 from scapy.layers.inet import IP, UDP  # noqa: E402
@@ -303,7 +304,7 @@ def run(args):
         rows.append([name, 'app._packet_in'] + measure(call, args.duration, args.repeat))
 
     print()
-    print(common.table(['packet-in', 'path', 'calls', 'replies/s (best)', 'us/call (best)',
+    print(report.table(['packet-in', 'path', 'calls', 'replies/s (best)', 'us/call (best)',
                         'us/call (median)'], rows))
     print('handler = srv6_ofapp.dhcp.handle_dhcp / srv6_ofapp.arp.handle_arp on a prebuilt '
           'frame (with a prebuilt local port map for ARP);')

@@ -37,6 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench.report import percentile, table  # noqa: E402
 from tests.server import Server  # noqa: E402
 
 USABLE_PER_24 = 253  # 254 hosts minus the gateway
@@ -44,15 +45,6 @@ TIMEOUT = 60
 
 
 # -- helpers ---------------------------------------------------------------
-
-def percentile(values, pct):
-    """Nearest-rank percentile of ``values`` (seconds) -> milliseconds."""
-    if not values:
-        return float('nan')
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil(n * pct / 100)
-    return ordered[int(rank) - 1] * 1000.0
-
 
 def post(session, url, body):
     start = time.perf_counter()
@@ -183,18 +175,6 @@ def timed_gets(session, url, params, repeat, key='ports'):
 
 
 # -- output ----------------------------------------------------------------
-
-def table(header, rows):
-    widths = [max(len(str(r[c])) for r in [header] + rows) for c in range(len(header))]
-    lines = []
-    for n, row in enumerate([header] + rows):
-        cells = [str(row[0]).ljust(widths[0])] + [str(v).rjust(w) for v, w in
-                                                  zip(row[1:], widths[1:])]
-        lines.append(' | '.join(cells))
-        if n == 0:
-            lines.append('-+-'.join('-' * w for w in widths))
-    return '\n'.join(lines)
-
 
 def fmt(value, digits=2):
     return '%.*f' % (digits, value)

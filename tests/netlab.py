@@ -1032,9 +1032,10 @@ class Dnsmasq:
     hosts: [(mac, ip)] reservations; options: dnsmasq --dhcp-option values,
     e.g. 'option:router,10.0.0.1'."""
 
-    def __init__(self, vm, dhcp_range, hosts=(), options=(), extra_args=()):
+    def __init__(self, vm, dhcp_range, hosts=(), options=(), extra_args=(), log_dhcp=True):
         self.vm = vm
         self.args = ['--dhcp-range=' + dhcp_range]
+        self.args.append('--log-dhcp' if log_dhcp else '--quiet-dhcp')
         self.args += ['--dhcp-host=%s,%s' % host for host in hosts]
         self.args += ['--dhcp-option=' + option for option in options]
         self.args += list(extra_args)
@@ -1047,7 +1048,7 @@ class Dnsmasq:
         self.proc = self.vm.spawn(
             ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--user=root',
              '--interface=' + self.vm.ifname, '--bind-interfaces', '--dhcp-authoritative',
-             '--log-dhcp', '--dhcp-leasefile=' + self.leasefile,
+             '--dhcp-leasefile=' + self.leasefile,
              '--pid-file=' + os.path.join(d, 'dnsmasq.pid')] + self.args, 'dnsmasq.log')
 
         def listening():
