@@ -168,6 +168,11 @@ RESOURCE_ATTRIBUTE_MAP = {
                   'default': None, 'is_visible': True, 'is_filter': True},
         'vrf_cidr': {'allow_post': True, 'allow_put': True, 'validate': v.ipv4_cidr,
                      'default': '169.254.0.0/16', 'is_visible': True, 'is_filter': True},
+        # Where the host's OVSDB answers (unix:/var/run/openvswitch/db.sock,
+        # tcp:IP:6640): for external_ids:iface-id and the gateway ports.
+        'ovsdb': {'allow_post': True, 'allow_put': True,
+                  'validate': v.nullable(v.ovsdb_target), 'default': None,
+                  'is_visible': True},
         'created_at': READ_ONLY_FILTER,
         'updated_at': READ_ONLY_FILTER,
         'revision_number': READ_ONLY_FILTER,

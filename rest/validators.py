@@ -187,3 +187,17 @@ def ifname(value):
             any(c in '/:' or c.isspace() for c in value)):
         raise ValueError("'%s' is not a valid interface or namespace name" % (value,))
     return value
+
+
+def ovsdb_target(value):
+    """An OVSDB connection method as ovs-vsctl --db takes it."""
+    string(255)(value)
+    kind, _, rest = value.partition(':')
+    if kind == 'unix' and rest.startswith('/'):
+        return value
+    if kind in ('tcp', 'ssl'):
+        host, _, port = rest.rpartition(':')
+        if host and port.isdigit() and 0 < int(port) < 65536:
+            return value
+    raise ValueError("'%s' is not an OVSDB target (unix:PATH, tcp:IP:PORT, ssl:IP:PORT)"
+                     % (value,))

@@ -27,6 +27,7 @@ from srv6_ofapp import dhcp
 from srv6_ofapp import metrics
 from srv6_ofapp import model
 from srv6_ofapp import ofmsg
+from srv6_ofapp import ovsdb
 from srv6_ofapp import pipeline
 from srv6_ofapp.config import CONF
 from srv6_ofapp.view import ModelView
@@ -67,6 +68,7 @@ class SwitchState:
         self.dpid = dpid_str(dpid)
         self.ofports = {}         # interface name -> OpenFlow port number
         self.names = {}           # OpenFlow port number -> interface name
+        self.iface_ids = {}       # interface name -> port id, from OVSDB
         self.flows = None         # {(table, priority, match): Flow} it holds
         self.foreign = []         # flow-stats entries that are not ours
         self.meters = None        # {meter id: Meter} it holds
@@ -93,6 +95,15 @@ class SwitchState:
     def remove_port(self, name):
         number = self.ofports.pop(name, None)
         self.names.pop(number, None)
+
+    def ofport_of(self, port_id):
+        """The OpenFlow port of a model port on this switch, or None."""
+        number = self.ofports.get(naming.tap_name(port_id))
+        if number is None:
+            for name, iface_id in self.iface_ids.items():
+                if iface_id == port_id:
+                    return self.ofports.get(name)
+        return number
 
 
 class SRv6OFApp(app_manager.OSKenApp):
@@ -185,6 +196,7 @@ class SRv6OFApp(app_manager.OSKenApp):
             ofp = state.datapath.ofproto
             state.set_ports({p.name.decode(errors='replace'): p.port_no for p in body
                              if p.port_no <= ofp.OFPP_MAX})
+            self._read_iface_ids(state)
             state.ports_known = True
             self._maybe_synced(state)
 
@@ -241,6 +253,11 @@ class SRv6OFApp(app_manager.OSKenApp):
         LOG.error('datapath %s reported error type %d code %d', dpid_str(msg.datapath.id),
                   msg.type, msg.code)
 
+    def _read_iface_ids(self, state):
+        host = self.view.host_by_dpid(state.dpid)
+        if host and host.get('ovsdb'):
+            state.iface_ids = ovsdb.iface_ids(host['ovsdb'])
+
     def _maybe_synced(self, state):
         if state.synced or not state.ports_known or state.flows is None \
                 or state.meters is None:
@@ -265,6 +282,8 @@ class SRv6OFApp(app_manager.OSKenApp):
                 state.remove_port(name)
             elif msg.desc.port_no <= ofp.OFPP_MAX:
                 state.add_port(name, msg.desc.port_no)
+                if msg.reason == ofp.OFPPR_ADD and name not in state.iface_ids:
+                    self._read_iface_ids(state)
             metrics.count('port_status')
             if state.synced:
                 self._reconcile(state)
@@ -278,9 +297,10 @@ class SRv6OFApp(app_manager.OSKenApp):
             if self.view.host_by_dpid(state.dpid) is None:
                 return set(pipeline.base_flows()), {}
             flows = pipeline.switch_flows(self.view, state.ofports, self.gateway_mac,
-                                          state.metered, CONF.arp_responder)
+                                          state.metered, CONF.arp_responder, state.iface_ids)
             meters = (pipeline.meters(self.view, state.ofports, CONF.packet_in_rate,
-                                      CONF.packet_in_burst) if state.metered else {})
+                                      CONF.packet_in_burst, state.iface_ids)
+                      if state.metered else {})
         return flows, meters
 
     def _reconcile(self, state):
@@ -323,7 +343,8 @@ class SRv6OFApp(app_manager.OSKenApp):
         host whose tap is not are DOWN."""
         with self.view.lock:
             host = self.view.host_by_dpid(state.dpid)
-            present = {lp.port['id'] for lp in pipeline.local_ports(self.view, state.ofports)}
+            present = {lp.port['id'] for lp in
+                       pipeline.local_ports(self.view, state.ofports, state.iface_ids)}
             bound = {p['id'] for p in self.view.docs['ports'].values()
                      if host and p['binding:host_id'] == host['name']}
         for port_id in sorted(present):
@@ -345,7 +366,8 @@ class SRv6OFApp(app_manager.OSKenApp):
         if state is None:
             return
         in_port = msg.match['in_port']
-        port = self.view.port_by_ifname(state.names.get(in_port, ''))
+        name = state.names.get(in_port, '')
+        port = self.view.port_by_ifname(name) or self.view.port(state.iface_ids.get(name))
         if port is None:
             metrics.count('packet_in_unknown_port')
             return
@@ -354,9 +376,9 @@ class SRv6OFApp(app_manager.OSKenApp):
         with self.view.lock:
             if eth_type == pipeline.ETH_TYPE_ARP:
                 # Ports of this network on this switch (not all of its ports).
-                local = {p['id']: state.ofports[naming.tap_name(p['id'])]
-                         for p in self.view.ports_of(port['network_id'])
-                         if naming.tap_name(p['id']) in state.ofports}
+                local = {p['id']: state.ofport_of(p['id'])
+                         for p in self.view.ports_of(port['network_id'])}
+                local = {port_id: number for port_id, number in local.items() if number}
                 reply, event = arp.handle_arp(frame, port['network_id'], self.view, local,
                                               self.gateway_mac)
                 out_port = in_port if reply is None or reply.out_port is None \

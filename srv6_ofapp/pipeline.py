@@ -96,24 +96,28 @@ class LocalPort(collections.namedtuple('LocalPort', 'port ofport')):
     """A VM port of the model whose tap is on this switch."""
 
 
-def local_ports(view, ofports):
+def local_ports(view, ofports, iface_ids=None):
     """The model's ports present on a switch whose ports are ``ofports``
-    ({interface name: port number})."""
+    ({interface name: port number}): by name (tap + port_id[:11]) or by the
+    interface's external_ids:iface-id (``iface_ids``: {name: port id})."""
     found = []
     for name, ofport in sorted(ofports.items()):
         port = view.port_by_ifname(name)
+        if port is None and iface_ids and name in iface_ids:
+            port = view.port(iface_ids[name])
         if port is not None:
             found.append(LocalPort(port, ofport))
     return found
 
 
-def meters(view, ofports, rate=PACKET_IN_RATE_PPS, burst=PACKET_IN_BURST):
+def meters(view, ofports, rate=PACKET_IN_RATE_PPS, burst=PACKET_IN_BURST, iface_ids=None):
     """One packet-in meter per local VM port, numbered by its port number."""
     return {lp.ofport: Meter(lp.ofport, rate, burst)
-            for lp in local_ports(view, ofports) if lp.port['admin_state_up']}
+            for lp in local_ports(view, ofports, iface_ids) if lp.port['admin_state_up']}
 
 
-def switch_flows(view, ofports, gateway_mac, metered=True, arp_responder=True):
+def switch_flows(view, ofports, gateway_mac, metered=True, arp_responder=True,
+                 iface_ids=None):
     """Every flow the switch with ports ``ofports`` should hold.
 
     ``metered``: the switch supports meters (packet-ins are rate-limited).
@@ -121,7 +125,8 @@ def switch_flows(view, ofports, gateway_mac, metered=True, arp_responder=True):
     request takes the packet-in path (same answers, slower).
     """
     flows = set(base_flows())
-    locals_ = [lp for lp in local_ports(view, ofports) if lp.port['admin_state_up']]
+    locals_ = [lp for lp in local_ports(view, ofports, iface_ids)
+               if lp.port['admin_state_up']]
     local_by_network = collections.defaultdict(list)
     for lp in locals_:
         local_by_network[lp.port['network_id']].append(lp)

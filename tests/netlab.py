@@ -712,10 +712,12 @@ class VM:
     lives in the OVS instance's namespace and carries the Neutron external_ids
     (iface-id, attached-mac, iface-status)."""
 
-    def __init__(self, ovs, bridge, port_id=None, mac=None, mtu=None, name=None):
+    def __init__(self, ovs, bridge, port_id=None, mac=None, mtu=None, name=None,
+                 iface_id=None):
         self.ovs = ovs
         self.bridge = bridge
         self.port_id = port_id or str(uuid.uuid4())
+        self.iface_id = iface_id or self.port_id
         self.mac = (mac or random_mac()).lower()
         self.mtu = mtu
         self.netns = name or unique('vm')
@@ -748,7 +750,7 @@ class VM:
             self.run(['ethtool', '-K', self.ifname, 'tx', 'off'])
             self.ovs.vsctl('add-port', self.bridge, self.tap, '--',
                            'set', 'Interface', self.tap,
-                           'external-ids:iface-id=' + self.port_id,
+                           'external-ids:iface-id=' + self.iface_id,
                            'external-ids:attached-mac=' + self.mac,
                            'external-ids:iface-status=active')
         except BaseException:

@@ -299,3 +299,18 @@ def _log_since(server, offset):
     with open(server.log_path, errors='replace') as log:
         log.seek(offset)
         return log.read()
+
+
+def test_a_port_found_by_its_ovsdb_iface_id(edge, vms):
+    """An interface not named tap+port_id[:11] is the port its
+    external_ids:iface-id names, when the host's ovsdb is known."""
+    host = edge.api.get(V + '/hosts', params={'name': 'hv1'}).json()['hosts'][0]
+    edge.api.put(V + '/hosts/' + host['id'], {'host': {'ovsdb': 'unix:' + edge.lab.ovs.db_sock}})
+    network = edge.network()
+    port = edge.api.create('port', network_id=network['id'], **{'binding:host_id': 'hv1'})
+    vm = edge.lab.vm(edge.bridge, mac=port['mac_address'], iface_id=port['id'])
+    vms.append(vm)
+    assert vm.tap != 'tap' + port['id'][:11]
+    assert vm.udhcpc().ip == port['fixed_ips'][0]['ip_address']
+    netlab._wait(lambda: edge.api.get(V + '/ports/' + port['id']).json()['port']['status']
+                 == 'ACTIVE', 10, 'port ACTIVE')

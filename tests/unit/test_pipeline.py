@@ -258,3 +258,13 @@ def test_without_responder_flows_every_arp_request_is_a_packet_in(world):
             ['controller']
     # Probes are still dropped in the datapath.
     assert table.process(arp_request(1, world.a1, '10.0.0.13', arp_spa='0.0.0.0')) == []
+
+
+def test_a_port_is_also_found_by_its_iface_id(world):
+    ofports = {'vm-a1-eth0': 7}
+    assert pipeline.local_ports(world.view(), ofports) == []
+    found = pipeline.local_ports(world.view(), ofports, {'vm-a1-eth0': world.a1['id']})
+    assert found == [pipeline.LocalPort(world.a1, 7)]
+    table = FakeOFTable(pipeline.switch_flows(world.view(), ofports, GW_MAC,
+                                              iface_ids={'vm-a1-eth0': world.a1['id']}))
+    assert [p for p, _ in table.process(arp_request(7, world.a1, '10.0.0.1'))] == [7]
