@@ -395,6 +395,10 @@ def _bad_requests(ids):
             'name': '', 'datapath_id': '0000000000000007',
             'segment_node_id': 'fd00:0:0:7::', 'underlay_ip': 'fd00::7'}}, 400,
          'HTTPBadRequest'),
+        ('bad ovsdb target', 'POST', '/hosts', {'host': {
+            'name': 'h-ovsdb', 'datapath_id': '0000000000000008',
+            'segment_node_id': 'fd00:0:0:8::', 'underlay_ip': 'fd00::8',
+            'ovsdb': 'localhost'}}, 400, 'HTTPBadRequest'),
         ('duplicate host name', 'POST', '/hosts', {'host': {
             'name': 'hv-bad', 'datapath_id': '0000000000000006',
             'segment_node_id': 'fd00:0:0:6::', 'underlay_ip': 'fd00::6'}}, 409,
