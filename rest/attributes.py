@@ -164,7 +164,7 @@ RESOURCE_ATTRIBUTE_MAP = {
                         'required': True, 'is_visible': True, 'is_filter': True},
         'bridge': {'allow_post': True, 'allow_put': True, 'validate': v.ifname,
                    'default': 'br-int', 'is_visible': True, 'is_filter': True},
-        'netns': {'allow_post': True, 'allow_put': True, 'validate': v.nullable(v.ifname),
+        'netns': {'allow_post': True, 'allow_put': True, 'validate': v.nullable(v.netns_name),
                   'default': None, 'is_visible': True, 'is_filter': True},
         'vrf_cidr': {'allow_post': True, 'allow_put': True, 'validate': v.ipv4_cidr,
                      'default': '169.254.0.0/16', 'is_visible': True, 'is_filter': True},

@@ -201,3 +201,11 @@ def ovsdb_target(value):
             return value
     raise ValueError("'%s' is not an OVSDB target (unix:PATH, tcp:IP:PORT, ssl:IP:PORT)"
                      % (value,))
+
+
+def netns_name(value):
+    """A network namespace name: a file name under /var/run/netns."""
+    string(200)(value)
+    if not value or value in ('.', '..') or '/' in value or any(c.isspace() for c in value):
+        raise ValueError("'%s' is not a valid network namespace name" % (value,))
+    return value

@@ -71,10 +71,25 @@ EDGE_OPTS = [
                help='Burst size of that meter, in packets.'),
 ]
 
+DATAPLANE_OPTS = [
+    cfg.ListOpt('dataplane-hosts', default=[],
+                help='Hosts (by name) whose kernel this process programs (VRFs, SRv6 '
+                     'routes): a hypervisor names itself. Hosts with a netns attribute '
+                     '(simulated on this machine) are always programmed.'),
+    cfg.StrOpt('vrf-driver', default='auto', choices=['auto', 'netns', 'vrf'],
+               help='netns: a namespace per (host, network) plays the VRF (kernels '
+                    'without CONFIG_NET_VRF); vrf: l3mdev VRF devices; auto: vrf where '
+                    'the kernel has it.'),
+    cfg.StrOpt('default-route-sid', default=None,
+               help='If set, every VRF gets a default route encapsulated toward this '
+                    'SID (a network node), as networking-sr does.'),
+]
+
 
 def register_opts(conf=CONF):
     # Registering twice is harmless (tests build several launchers).
     conf.register_cli_opts(LAUNCH_OPTS)
     conf.register_cli_opts(API_OPTS)
     conf.register_cli_opts(EDGE_OPTS)
+    conf.register_cli_opts(DATAPLANE_OPTS)
 

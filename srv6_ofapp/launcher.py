@@ -17,7 +17,8 @@ from srv6_ofapp import exceptions
 from srv6_ofapp.config import CONF
 
 PROG = 'srv6-ofapp'
-MAIN_APP = 'srv6_ofapp.app'
+# The OpenFlow edge and the host agent (kernel VRFs and SRv6 routes).
+MAIN_APPS = ['srv6_ofapp.app', 'srv6_ofapp.agent']
 
 
 class RestServer:
@@ -82,7 +83,7 @@ def main(argv=None):
 
     app_mgr = AppManager.get_instance()
     try:
-        app_mgr.load_apps([MAIN_APP] + CONF.app_lists + CONF.app)
+        app_mgr.load_apps(MAIN_APPS + CONF.app_lists + CONF.app)
         contexts = app_mgr.create_contexts()
     except exceptions.StoreUnavailable as error:
         return fail(error.msg)

@@ -1,0 +1,112 @@
+"""The host agent: keeps each host's kernel (VRFs, SRv6 routes) in step
+with the model.
+
+It follows the store's change feed like the OpenFlow app does, and on
+every change recomputes the desired state of the hosts it owns
+(hostplane.host_state, pure) and lets the host's VRF driver apply only the
+difference.  Which hosts it owns: those named by ``--dataplane-hosts``
+(a real hypervisor runs the agent for itself), plus every host whose
+``netns`` attribute is set (hosts simulated in namespaces of this machine,
+as the tests and mininet demos use).
+"""
+
+import logging
+import threading
+
+from os_ken.base import app_manager
+
+from srv6_ofapp import hostplane
+from srv6_ofapp import metrics
+from srv6_ofapp import model
+from srv6_ofapp import vrf_driver
+from srv6_ofapp.config import CONF
+from srv6_ofapp.view import ModelView
+
+LOG = logging.getLogger(__name__)
+
+# Retry a host whose last apply failed this often, even without changes.
+RETRY_INTERVAL = 5.0
+
+
+class HostAgent(app_manager.OSKenApp):
+    _CONTEXTS = {'model': model.Model}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.store = kwargs['model'].store
+        self.view = ModelView.from_store(self.store)
+        self.drivers = {}   # host id -> driver
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._worker = None
+        self._watch = None
+
+    def start(self):
+        super().start()
+        self._watch = self.store.watch(self._model_changed, self.view.revision,
+                                       on_resync=self._model_resync)
+        self._worker = threading.Thread(target=self._run, name='host-agent', daemon=True)
+        self._dirty.set()
+        self._worker.start()
+
+    def close(self):
+        self._stopping.set()
+        self._dirty.set()
+        if self._watch is not None:
+            self._watch.cancel()
+        for driver in self.drivers.values():
+            driver.close()
+
+    def _model_changed(self, change):
+        if self.view.apply(change):
+            self._dirty.set()
+
+    def _model_resync(self, _revision):
+        self.view.reload(self.store)
+        self._dirty.set()
+
+    def owns(self, host):
+        return bool(host.get('netns')) or host['name'] in CONF.dataplane_hosts
+
+    def _run(self):
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            self._dirty.clear()
+            if self.reconcile():
+                # Try again after a pause, even if nothing changes.
+                self._stopping.wait(RETRY_INTERVAL)
+                self._dirty.set()
+
+    def reconcile(self):
+        """Bring every owned host in step; returns the hosts that failed."""
+        failed = []
+        with self.view.lock:
+            hosts = [dict(h) for h in self.view.docs['hosts'].values() if self.owns(h)]
+        for gone in set(self.drivers) - {h['id'] for h in hosts}:
+            self.drivers.pop(gone).close()
+        for host in hosts:
+            try:
+                driver = self._driver(host)
+                state = hostplane.host_state(self.view, host, CONF.default_route_sid)
+                changes = driver.apply(state)
+                metrics.count('dataplane_changes', changes)
+            except Exception:
+                LOG.exception('host %s: applying the dataplane failed; will retry',
+                              host['name'])
+                metrics.count('dataplane_errors')
+                self.drivers.pop(host['id'], None)  # re-read the kernel next time
+                failed.append(host['name'])
+        return failed
+
+    def _driver(self, host):
+        driver = self.drivers.get(host['id'])
+        if driver is not None and driver.host != host:
+            driver.close()
+            driver = None
+        if driver is None:
+            driver = vrf_driver.make_driver(CONF.vrf_driver, host, CONF.gateway_mac)
+            driver.load()
+            self.drivers[host['id']] = driver
+        return driver
