@@ -29,9 +29,12 @@ sends nothing.  The underlay (reaching other hosts' SID prefixes) is the
 fabric's job.
 """
 
+import json
 import logging
 import os
 import subprocess
+
+import netaddr
 
 from srv6_ofapp import routes
 from topology import naming
@@ -102,7 +105,7 @@ class NetnsDriver:
             self.applied[self.vrf_netns(name)] = self._dump(self.vrf_netns(name))
 
     def _dump(self, netns):
-        return {route.dst: route for route in self._table(netns).dump_ours()}
+        return {(route.table, route.dst): route for route in self._table(netns).dump_ours()}
 
     # -- applying the difference ----------------------------------------------
 
@@ -146,10 +149,10 @@ class NetnsDriver:
 
     def _apply_routes(self, netns, wanted):
         # The form dump_ours() reads back, so that equal means unchanged.
-        wanted = {r.dst: r for r in map(routes.normalize, wanted.values())}
+        wanted = {(r.table, r.dst): r for r in map(routes.normalize, wanted.values())}
         have = self.applied.get(netns, {})
-        adds = [r for dst, r in wanted.items() if have.get(dst) != r]
-        deletes = [r for dst, r in have.items() if dst not in wanted]
+        adds = [r for key, r in wanted.items() if have.get(key) != r]
+        deletes = [r for key, r in have.items() if key not in wanted]
         if adds or deletes:
             self._table(netns).apply(adds, deletes)
             LOG.info('%s: %d routes added or replaced, %d deleted',
@@ -220,9 +223,9 @@ class NetnsDriver:
         self.vrfs.pop(name, None)
         # The host-side SID route went with the veth; forget it too.
         host = self.applied.get(self.host_netns, {})
-        for dst, route in list(host.items()):
+        for key, route in list(host.items()):
             if route.oif == vrf_link_name(name):
-                del host[dst]
+                del host[key]
 
 
 def _namespaces():
@@ -248,6 +251,115 @@ def vrf_device_supported():
     return False
 
 
+def vrf_table(vrf):
+    """The routing table of a VRF device: its vrf_ip as a number (unique on
+    the host, like the vrf_ip itself, and far from the reserved 253-255)."""
+    return int(netaddr.IPAddress(vrf.vrf_ip))
+
+
+def gateway_slave_name(network_id):
+    """The VRF end of the gateway veth for the vrf driver: gv- + net[:11]."""
+    return 'gv-' + network_id[:11]
+
+
+class VrfDeviceDriver(NetnsDriver):
+    """A Linux l3mdev VRF device per network, with its own routing table, in
+    the host's namespace (production kernels with CONFIG_NET_VRF):
+
+        vrfX (type vrf, table T = vrf_ip as a number)
+        gw-<net[:11]> ==veth== gv-<net[:11]>, enslaved to vrfX, with the
+                               gateway IPs and MAC; the gw- end joins br-int
+        main: SID/128 seg6local End.DX4 nh4 vrf_ip dev vrfX
+        T:    vrf_ip/32 dev gv-...   (as the netns driver: End.DX4 resolves the
+                                       inner destination on the gateway port)
+        T:    /32 dev gv-... to local VMs; seg6 encap routes dev vrfX
+
+    Its route layout follows networking-sr's; these development machines have
+    no CONFIG_NET_VRF, so only the requests it makes are tested here.
+    """
+
+    kind = 'vrf'
+
+    def vrf_netns(self, vrf_name):
+        return self.host_netns  # everything lives in the host's namespace
+
+    def load(self):
+        out = self._ip(self.host_netns, '-j', 'link', 'show', 'type', 'vrf').stdout
+        names = [link['ifname'] for link in json.loads(out or '[]')
+                 if link['ifname'].startswith('vrf')]
+        self.vrfs = {name: None for name in names}
+        self.applied = {self.host_netns: self._dump(self.host_netns)}
+
+    def _desired_routes(self, state):
+        wanted = {}
+
+        def add(route):
+            wanted[route.table, route.dst] = route
+        for vrf in state.vrfs.values():
+            table, slave = vrf_table(vrf), gateway_slave_name(vrf.network_id)
+            add(routes.Route(vrf.vrf_ip + '/32', slave, 'dev', table=table))
+        for route in state.routes:
+            vrf = state.vrfs[route.vrf]
+            table, slave = vrf_table(vrf), gateway_slave_name(vrf.network_id)
+            if route.action == 'gateway':
+                add(routes.Route(route.dst, slave, 'dev', table=table))
+            elif route.action == 'encap':
+                add(routes.Route(route.dst, vrf.name, 'encap', route.segments, table=table))
+            else:
+                add(routes.Route(route.dst, vrf.name, 'decap', nh4=vrf.vrf_ip))
+        return {self.host_netns: wanted}
+
+    def _ensure_vrf(self, vrf, before):
+        table = vrf_table(vrf)
+        gateway_port = naming.gateway_port_name(vrf.network_id)
+        slave = gateway_slave_name(vrf.network_id)
+        if before is None and vrf.name not in self._links():
+            LOG.info('creating VRF device %s (table %d)', vrf.name, table)
+            self._ip(self.host_netns, 'link', 'add', vrf.name, 'type', 'vrf', 'table', table)
+            self._ip(self.host_netns, 'link', 'add', gateway_port, 'type', 'veth', 'peer',
+                     'name', slave)
+            self._ip(self.host_netns, 'link', 'set', slave, 'master', vrf.name,
+                     'address', self.gateway_mac)
+            for dev in (vrf.name, gateway_port, slave):
+                self._ip(self.host_netns, 'link', 'set', dev, 'up')
+            _sysctl(self.host_netns, 'net.ipv4.ip_forward', 1)
+            _sysctl(self.host_netns, 'net.ipv6.conf.all.forwarding', 1)
+        current = set(before.gateway_addresses) if before else self._addresses(slave)
+        for address in sorted(set(vrf.gateway_addresses) - current):
+            self._ip(self.host_netns, 'addr', 'replace', address, 'dev', slave)
+        for address in sorted(current - set(vrf.gateway_addresses)):
+            self._ip(self.host_netns, 'addr', 'del', address, 'dev', slave)
+        _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB), '--timeout=10',
+              '--may-exist', 'add-port', self.host['bridge'], gateway_port])
+        self.vrfs[vrf.name] = vrf
+
+    def _links(self):
+        out = self._ip(self.host_netns, '-j', 'link', 'show').stdout
+        return {link['ifname'] for link in json.loads(out or '[]')}
+
+    def _addresses(self, dev):
+        out = self._ip(self.host_netns, '-4', '-o', 'addr', 'show', 'dev', dev).stdout
+        return {line.split()[3] for line in out.splitlines()}
+
+    def _delete_vrf(self, name):
+        known = self.vrfs.get(name)
+        LOG.info('deleting VRF device %s', name)
+        if known is not None:
+            gateway_port = naming.gateway_port_name(known.network_id)
+            _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB),
+                  '--timeout=10', '--if-exists', 'del-port', self.host['bridge'],
+                  gateway_port], check=False)
+            self._ip(self.host_netns, 'link', 'del', gateway_port)
+        # The kernel drops the VRF's table routes with the device.
+        _run(['ip'] + (['-n', self.host_netns] if self.host_netns else []) +
+             ['link', 'del', name], check=False)
+        self.vrfs.pop(name, None)
+        applied = self.applied.get(self.host_netns, {})
+        for key, route in list(applied.items()):
+            if known is not None and route.table == vrf_table(known) or route.oif == name:
+                del applied[key]
+
+
 def make_driver(kind, host, gateway_mac):
     """The VRF driver ``kind`` ('netns', 'vrf' or 'auto') for ``host``.
 
@@ -258,6 +370,5 @@ def make_driver(kind, host, gateway_mac):
     if kind == 'auto':
         kind = 'vrf' if not host.get('netns') and vrf_device_supported() else 'netns'
     if kind == 'vrf':
-        raise NotImplementedError('the l3mdev VRF driver is not written yet; use '
-                                  '--vrf-driver netns')
+        return VrfDeviceDriver(host, gateway_mac)
     return NetnsDriver(host, gateway_mac)

@@ -95,8 +95,14 @@ def cleanup_all():
             print('netlab: cleanup of %r failed: %s' % (obj, exc))
 
 
+_OWNER_PID = os.getpid()
+
+
 def _on_sigterm(signum, frame):
-    cleanup_all()
+    # A forked child (pyroute2 forks some) inherits this handler; only the
+    # process that made the lab objects may remove them.
+    if os.getpid() == _OWNER_PID:
+        cleanup_all()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 

@@ -18,6 +18,7 @@ import pytest
 from tests import netlab
 from tests.conftest import Client
 from tests.server import Server
+from srv6_ofapp import vrf_driver
 from topology import vrf as vrf_lib
 
 V = '/v2.0'
@@ -228,6 +229,15 @@ def test_restart_leaves_routes_untouched(hosts, tenants):
                          _log_since(hosts.server, log_size))
 
 
+def test_deleting_the_encap_network_removes_its_route(hosts, tenants):
+    alpha, vms = tenants['alpha'], tenants['vms']
+    [encap] = hosts.api.get(V + '/srv6_encap_networks',
+                            params={'network_id': alpha['id']}).json()['srv6_encap_networks']
+    assert hosts.api.delete(V + '/srv6_encap_networks/' + encap['id']).status_code == 204
+    hosts.wait_for_route(hosts.vrf_ns(1, alpha), SERVICE_IP + '/32', present=False)
+    assert not vms['a1'].ping(SERVICE_IP, count=1, timeout=2)
+
+
 def test_deleting_a_port_removes_its_routes_everywhere(hosts, tenants):
     vms, alpha = tenants['vms'], tenants['alpha']
     a2 = vms['a2']
@@ -244,3 +254,42 @@ def _log_since(server, offset):
     with open(server.log_path, errors='replace') as log:
         log.seek(offset)
         return log.read()
+
+
+@pytest.mark.skipif(not vrf_driver.vrf_device_supported(),
+                    reason='this kernel has no CONFIG_NET_VRF (ip link add type vrf '
+                           'fails): the l3mdev driver runs on production kernels only')
+def test_vrf_device_driver_on_a_real_kernel():
+    from srv6_ofapp import hostplane
+    lab = netlab.Lab()
+    try:
+        ovs = lab.ovs
+        bridge = ovs.add_bridge()
+        host = {'id': 'h', 'name': 'hv', 'netns': ovs.netns, 'bridge': bridge,
+                'ovsdb': 'unix:' + ovs.db_sock}
+        net = '0d1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9'
+        vrf = hostplane.Vrf('vrfalpha0d1b2c', net, '169.254.0.7', 'fd00::1:0:0:a9fe:7',
+                            ('10.0.0.1/24',))
+        state = hostplane.HostState({vrf.name: vrf}, {
+            hostplane.Route(vrf.name, '10.0.0.11/32', 'gateway', ()),
+            hostplane.Route(vrf.name, '10.0.0.12/32', 'encap', ('fd00::2:0:0:a9fe:1',)),
+            hostplane.Route(vrf.name, 'fd00::1:0:0:a9fe:7/128', 'decap', ())})
+        driver = vrf_driver.VrfDeviceDriver(host, 'fa:16:3f:00:00:01')
+        driver.load()
+        assert driver.apply(state) > 0
+        table = str(vrf_driver.vrf_table(vrf))
+        links = sh('ip', '-n', ovs.netns, '-d', 'link', 'show', vrf.name).stdout
+        assert 'vrf table ' + table in links
+        in_table = sh('ip', '-n', ovs.netns, 'route', 'show', 'table', table).stdout
+        assert '10.0.0.11' in in_table and 'seg6' in in_table
+        # A second driver reads it all back: nothing more to do.
+        again = vrf_driver.VrfDeviceDriver(host, 'fa:16:3f:00:00:01')
+        again.load()
+        again.vrfs[vrf.name] = vrf
+        assert again.apply(state) == 0
+        assert driver.apply(hostplane.HostState({}, set())) > 0
+        assert vrf.name not in sh('ip', '-n', ovs.netns, 'link', 'show').stdout
+        driver.close()
+        again.close()
+    finally:
+        lab.close()
