@@ -43,6 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench.report import table  # noqa: E402
 from srv6_ofapp import routes  # noqa: E402
 from srv6_ofapp.routes import RTPROT_SRV6, Route, RouteTable  # noqa: E402
 
@@ -208,17 +209,6 @@ METHODS = (
 
 def ms(seconds):
     return '%.2f' % (seconds * 1000)
-
-
-def table(header, rows):
-    widths = [max(len(str(r[c])) for r in [header] + rows) for c in range(len(header))]
-    lines = []
-    for n, row in enumerate([header] + rows):
-        lines.append(' | '.join([str(row[0]).ljust(widths[0])]
-                                + [str(v).rjust(w) for v, w in zip(row[1:], widths[1:])]))
-        if n == 0:
-            lines.append('-+-'.join('-' * w for w in widths))
-    return '\n'.join(lines)
 
 
 def run(args):
