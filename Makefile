@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) bench/packet_in.py
 	$(PY) bench/dhcp.py
 	$(PY) bench/arp.py
+	$(PY) bench/routes.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
