@@ -140,14 +140,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.quick:
         args.clients, args.duration = '1', 2.0
-    try:
-        args.clients = [int(n) for n in args.clients.split(',') if n.strip()]
-    except ValueError:
-        parser.error('--clients: comma-separated integers')
-    if not args.clients or min(args.clients) < 1 or max(args.clients) > common.MAX_CLIENTS:
-        parser.error('--clients: each between 1 and %d' % common.MAX_CLIENTS)
-    if args.duration <= 0 or args.timeout <= 0:
-        parser.error('--duration and --timeout must be positive')
+    common.check_load_args(parser, args)
     return args
 
 

@@ -524,6 +524,12 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.quick:
         args.clients, args.duration = '1,10', 2.0
+    check_load_args(parser, args)
+    return args
+
+
+def check_load_args(parser, args):
+    """--clients as a list of integers; --duration and --timeout positive."""
     try:
         args.clients = [int(n) for n in args.clients.split(',') if n.strip()]
     except ValueError:
@@ -532,7 +538,6 @@ def parse_args(argv):
         parser.error('--clients: each between 1 and %d' % MAX_CLIENTS)
     if args.duration <= 0 or args.timeout <= 0:
         parser.error('--duration and --timeout must be positive')
-    return args
 
 
 def setup_ours(lab, api, ovs, count):

@@ -65,6 +65,15 @@ class Server:
         except OSError:
             return ''
 
+    def log_size(self):
+        return os.path.getsize(self.log_path)
+
+    def log_since(self, offset):
+        """What the server logged after ``offset`` (from log_size())."""
+        with open(self.log_path, errors='replace') as log:
+            log.seek(offset)
+            return log.read()
+
     def stop(self, timeout=10):
         """SIGTERM and wait: the clean shutdown path."""
         if self.proc and self.proc.poll() is None:

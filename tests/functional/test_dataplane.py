@@ -10,7 +10,6 @@ kernels (VRF namespaces, SRv6 routes); everything is registered over REST.
 import json
 import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -216,9 +215,9 @@ def test_restart_leaves_routes_untouched(hosts, tenants):
                            'dataplane-restart-ping.log')
     time.sleep(0.5)
     assert hosts.server.stop() == 0
-    log_size = os.path.getsize(hosts.server.log_path)
+    log_size = hosts.server.log_size()
     hosts.server.start()
-    netlab._wait(lambda: 'synced' in _log_since(hosts.server, log_size), 20, 'resync')
+    netlab._wait(lambda: 'synced' in hosts.server.log_since(log_size), 20, 'resync')
     assert ping.wait(30) == 0
     summary = open(os.path.join(vms['a1'].dir, 'dataplane-restart-ping.log')).read()
     assert ' 0% packet loss' in summary, summary
@@ -226,7 +225,7 @@ def test_restart_leaves_routes_untouched(hosts, tenants):
     assert hosts.our_routes(ns) == before
     assert hosts.our_routes(hosts.ovs[1].netns) == host_before
     assert not re.search(r'routes added or replaced|creating VRF|deleting VRF',
-                         _log_since(hosts.server, log_size))
+                         hosts.server.log_since(log_size))
 
 
 def test_deleting_the_encap_network_removes_its_route(hosts, tenants):
@@ -249,11 +248,6 @@ def test_deleting_a_port_removes_its_routes_everywhere(hosts, tenants):
                  'alpha VRF gone from hv2')
     assert not vms['a1'].ping(a2.ip, count=1, timeout=2)
 
-
-def _log_since(server, offset):
-    with open(server.log_path, errors='replace') as log:
-        log.seek(offset)
-        return log.read()
 
 
 @pytest.mark.skipif(not vrf_driver.vrf_device_supported(),

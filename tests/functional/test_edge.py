@@ -5,7 +5,6 @@ real srv6-ofapp process through its REST API."""
 import os
 import re
 import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -280,25 +279,20 @@ def test_controller_restart_is_hitless(edge, vms):
                        'restart-ping.log')
     time.sleep(0.5)
     assert edge.server.stop() == 0
-    log_size = os.path.getsize(edge.server.log_path)
+    log_size = edge.server.log_size()
     edge.server.start()
-    netlab._wait(lambda: 'synced' in _log_since(edge.server, log_size), 20, 'resync')
+    netlab._wait(lambda: 'synced' in edge.server.log_since(log_size), 20, 'resync')
     assert ping.wait(30) == 0
     summary = open(os.path.join(first.dir, 'restart-ping.log')).read()
     assert ' 0% packet loss' in summary, summary
     assert re.search(r'datapath %s synced: \d+ flows held, 0 messages sent' % DPID,
-                     _log_since(edge.server, log_size))
+                     edge.server.log_since(log_size))
     flows_after = {(f['table'], f['priority'], f['match_str']): f for f in edge.flows()}
     assert flows_after.keys() == flows_before.keys()
     # Not re-added: the packet counters kept counting from before.
     key = next(k for k, f in flows_before.items() if f['n_packets'] > 0)
     assert flows_after[key]['n_packets'] >= flows_before[key]['n_packets']
 
-
-def _log_since(server, offset):
-    with open(server.log_path, errors='replace') as log:
-        log.seek(offset)
-        return log.read()
 
 
 def test_a_port_found_by_its_ovsdb_iface_id(edge, vms):
