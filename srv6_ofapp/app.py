@@ -131,8 +131,22 @@ class SRv6OFApp(app_manager.OSKenApp):
     # -- model changes (the store's feed thread) ----------------------------
 
     def _model_changed(self, change):
-        if self.view.apply(change):
-            self._reconcile_all()
+        if not self.view.apply(change):
+            return
+        if change.kind == 'hosts':
+            # A host registered (or changed) after its switch connected: its
+            # OVSDB may name ports by iface-id, and its ports' status is ours.
+            self._host_changed(change.new or change.old)
+        self._reconcile_all()
+
+    def _host_changed(self, host):
+        with self.lock:
+            states = [s for s in self.switches.values()
+                      if s.synced and s.dpid == host['datapath_id']]
+            for state in states:
+                self._read_iface_ids(state)
+        for state in states:
+            self._report_port_status(state)
 
     def _model_resync(self, _revision):
         self.view.reload(self.store)

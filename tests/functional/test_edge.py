@@ -308,3 +308,22 @@ def test_a_port_found_by_its_ovsdb_iface_id(edge, vms):
     assert vm.udhcpc().ip == port['fixed_ips'][0]['ip_address']
     netlab._wait(lambda: edge.api.get(V + '/ports/' + port['id']).json()['port']['status']
                  == 'ACTIVE', 10, 'port ACTIVE')
+
+
+def test_a_host_registered_after_its_switch_connected(edge, vms):
+    """The switch first sits at drop-all; registering its host (with an
+    ovsdb naming ports by iface-id) brings the full pipeline, live."""
+    bridge = edge.lab.ovs.add_bridge(dpid='00000000000000e7',
+                                     controller_port=edge.server.ofp_port)
+    edge.lab.ovs.wait_for_flows(bridge, lambda flows: len(flows) >= 4)
+    network = edge.network()
+    port = edge.api.create('port', network_id=network['id'], **{'binding:host_id': 'hv7'})
+    vm = edge.lab.vm(bridge, mac=port['mac_address'], iface_id=port['id'])
+    vms.append(vm)
+    assert vm.udhcpc(timeout=2, check=False) is None
+    edge.api.create('host', name='hv7', datapath_id='00000000000000e7',
+                    segment_node_id='fd00:0:0:e7::', underlay_ip='fd00::e7',
+                    ovsdb='unix:' + edge.lab.ovs.db_sock)
+    assert vm.udhcpc().ip == port['fixed_ips'][0]['ip_address']
+    netlab._wait(lambda: edge.api.get(V + '/ports/' + port['id']).json()['port']['status']
+                 == 'ACTIVE', 10, 'port ACTIVE')
