@@ -96,7 +96,9 @@ class HostAgent(app_manager.OSKenApp):
                 LOG.exception('host %s: applying the dataplane failed; will retry',
                               host['name'])
                 metrics.count('dataplane_errors')
-                self.drivers.pop(host['id'], None)  # re-read the kernel next time
+                stale = self.drivers.pop(host['id'], None)  # re-read the kernel next time
+                if stale is not None:
+                    stale.close()
                 failed.append(host['name'])
         return failed
 
