@@ -10,10 +10,14 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages: Open vSwitch (userspace datapath) and the real clients
 # and tools the integration tests and benchmarks drive.
 APT_PACKAGES ?= python3-venv openvswitch-switch udhcpc isc-dhcp-client dnsmasq-base \
-	arping tcpdump ethtool iproute2 iputils-ping
+	arping tcpdump ethtool iproute2 iputils-ping mininet socat
 DEMO_ARGS ?=
+SERVE_ARGS ?=
+# Debian's mininet is pure Python: the venv sees it through one symlink
+# (not PYTHONPATH, which would shadow the venv's own packages).
+MININET_PKG := /usr/lib/python3/dist-packages/mininet
 
-.PHONY: demo test bench install clean
+.PHONY: demo serve test bench install clean
 
 install: $(STAMP)
 
@@ -30,13 +34,23 @@ $(SYSTEM_STAMP): Makefile
 $(STAMP): $(SYSTEM_STAMP) setup.py
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	if [ -d $(MININET_PKG) ]; then ln -sfn $(MININET_PKG) \
+	    "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mininet"; fi
 	touch $@
 
+# The two-host mininet demo, end to end, in a sandbox (its own mount, PID and
+# network namespaces, /run, /tmp and OVS): nothing of the machine's is touched.
+# Exits non-zero when a lease or a ping is not as expected.
+# DEMO_ARGS='--hosts 4 --vms 3' for a larger one, '--cli' for the mininet CLI.
 demo: $(STAMP)
+	mininet/sandbox.sh $(PY) mininet/demo.py $(DEMO_ARGS)
+
+# The controller alone, on the embedded sqlite store, until Ctrl-C.
+serve: $(STAMP)
 	@echo "srv6-ofapp: REST API on http://127.0.0.1:9696/ (Neutron v2.0), OpenFlow on :6653,"
 	@echo "store: sqlite under ~/.local/share/srv6_ofapp/. Try: curl http://127.0.0.1:9696/v2.0/networks"
 	@echo "Ctrl-C stops it. README.md has a REST tour."
-	$(VENV)/bin/srv6-ofapp $(DEMO_ARGS)
+	$(VENV)/bin/srv6-ofapp $(SERVE_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
