@@ -15,6 +15,7 @@ import collections
 import functools
 import logging
 import threading
+import time
 
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
@@ -36,6 +37,8 @@ from topology import naming
 LOG = logging.getLogger(__name__)
 
 ETH_TYPE_OFFSET = 12
+# After a switch reports an error, re-read its flows at most this often (s).
+RESYNC_HOLDDOWN = 10.0
 
 
 def guarded(handler):
@@ -74,6 +77,7 @@ class SwitchState:
         self.meters = None        # {meter id: Meter} it holds
         self.metered = True
         self.ports_known = False
+        self.last_resync = 0.0
         self._parts = collections.defaultdict(list)
         self.synced = False
 
@@ -264,8 +268,25 @@ class SRv6OFApp(app_manager.OSKenApp):
                 state.metered, state.meters = False, {}
                 self._maybe_synced(state)
                 return
-        LOG.error('datapath %s reported error type %d code %d', dpid_str(msg.datapath.id),
-                  msg.type, msg.code)
+            LOG.error('datapath %s reported error type %d code %d',
+                      dpid_str(msg.datapath.id), msg.type, msg.code)
+            if (state is not None and state.synced and
+                    time.monotonic() - state.last_resync > RESYNC_HOLDDOWN):
+                # Our record of its flows may now be wrong: read them again
+                # and send the difference, as on a reconnect (not in a loop,
+                # should the switch refuse the same flow every time).
+                self._resync(state)
+
+    def _resync(self, state):
+        datapath = state.datapath
+        ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        state.last_resync = time.monotonic()
+        state.synced, state.flows = False, None
+        state.meters = None if state.metered else {}
+        datapath.send_msg(parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL))
+        if state.metered:
+            datapath.send_msg(parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL))
+        metrics.count('switch_resync')
 
     def _read_iface_ids(self, state):
         host = self.view.host_by_dpid(state.dpid)

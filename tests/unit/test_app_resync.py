@@ -1,0 +1,38 @@
+"""After a switch error the app re-reads the switch instead of trusting its record."""
+
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from srv6_ofapp import app
+
+
+class RecordingDatapath:
+    ofproto = ofp
+    ofproto_parser = parser
+    id = 1
+
+    def __init__(self):
+        self.sent = []
+
+    def send_msg(self, msg):
+        self.sent.append(msg)
+
+
+def test_resync_forgets_the_record_and_asks_again():
+    datapath = RecordingDatapath()
+    state = app.SwitchState(datapath, 1)
+    state.synced, state.ports_known, state.flows, state.meters = True, True, {'k': 'f'}, {}
+    app.SRv6OFApp._resync(None, state)
+    assert not state.synced and state.flows is None and state.meters is None
+    assert state.ports_known  # ports are still known from port-status events
+    kinds = [type(m).__name__ for m in datapath.sent]
+    assert kinds == ['OFPFlowStatsRequest', 'OFPMeterConfigStatsRequest']
+
+
+def test_resync_of_a_switch_without_meters_asks_for_flows_only():
+    datapath = RecordingDatapath()
+    state = app.SwitchState(datapath, 1)
+    state.synced, state.metered, state.flows, state.meters = True, False, {}, {}
+    app.SRv6OFApp._resync(None, state)
+    assert state.meters == {}
+    assert [type(m).__name__ for m in datapath.sent] == ['OFPFlowStatsRequest']
