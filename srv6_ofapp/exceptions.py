@@ -140,6 +140,11 @@ class VrfIpGenerationFailure(Conflict):
     message = 'No more VRF addresses available in vrf_cidr %(vrf_cidr)s of host %(host)s.'
 
 
+class VrfNameInUse(Conflict):
+    message = ('VRF name %(vrf)s of network %(net_id)s is already used on host %(host)s by '
+               'network %(other)s (the name keeps only 6 characters of each id).')
+
+
 class AddressPairAndPortSecurityRequired(Conflict):
     message = ('Port Security must be enabled in order to have allowed '
                'address pairs on a port.')

@@ -284,12 +284,22 @@ class Plugin:
     def _create_networks(self, txn, ctx, attrs):
         project = self._project_of(ctx, attrs, 'networks')
         attrs.setdefault('mtu', self.default_mtu)
+        self._check_mtu(attrs['mtu'])
         doc = self._new_doc(attrs, project)
         doc['status'] = 'ACTIVE'
         txn.put('networks', doc['id'], doc)
         return doc
 
+    def _check_mtu(self, mtu):
+        # Bigger inner packets would not fit the underlay once encapsulated.
+        if mtu > self.default_mtu:
+            raise exc.InvalidInput(error_message='Requested MTU is too big, maximum is %d '
+                                   '(global_physnet_mtu minus the SRv6 encapsulation)'
+                                   % self.default_mtu)
+
     def _update_networks(self, txn, ctx, doc, changes):
+        if 'mtu' in changes:
+            self._check_mtu(changes['mtu'])
         if changes.get('shared') is False and doc['shared']:
             foreign = [p for p in txn.list('ports', where={'network_id': doc['id']})
                        if p['tenant_id'] != doc['tenant_id']]
@@ -313,9 +323,11 @@ class Plugin:
     # -- subnets ----------------------------------------------------------
 
     def _create_subnets(self, txn, ctx, attrs):
-        project = self._project_of(ctx, attrs, 'subnets')
         network = self._network_for_child(txn, ctx, attrs['network_id'], 'subnets',
                                           owner_only=True)
+        # A subnet an admin adds to a tenant's network is the tenant's.
+        attrs.setdefault('tenant_id', network['tenant_id'])
+        project = self._project_of(ctx, attrs, 'subnets')
         if attrs['ip_version'] != 4:
             raise exc.InvalidInput(error_message='only IPv4 subnets are supported '
                                    '(ip_version 4); the IPv6 side is the SRv6 underlay')
@@ -395,11 +407,11 @@ class Plugin:
         new = dict(doc, **changes)
         self._check_address_pairs(new)
         if 'fixed_ips' in changes:
-            kept = self._release_ips(txn, doc, keep=changes['fixed_ips'])
-            new['fixed_ips'] = kept + self._allocate_ips(
-                txn, doc['network_id'], doc['id'],
-                [f for f in changes['fixed_ips'] if not self._same_ip_in(f, kept)],
-                already=kept)
+            kept, released, wanted = self._match_fixed_ips(doc['fixed_ips'],
+                                                           changes['fixed_ips'])
+            self._release_ips(txn, released)
+            new['fixed_ips'] = kept + self._allocate_ips(txn, doc['network_id'], doc['id'],
+                                                         wanted, already=kept)
         if 'extra_dhcp_opts' in changes:
             new['extra_dhcp_opts'] = self._merge_dhcp_opts(doc['extra_dhcp_opts'],
                                                            changes['extra_dhcp_opts'])
@@ -409,7 +421,7 @@ class Plugin:
         return new
 
     def _delete_ports(self, txn, doc):
-        self._release_ips(txn, doc, keep=[])
+        self._release_ips(txn, doc['fixed_ips'])
         txn.delete(MACADDRESSES, '%s/%s' % (doc['network_id'], doc['mac_address']))
         self._unbind(txn, doc)
 
@@ -435,10 +447,26 @@ class Plugin:
         return mac
 
     @staticmethod
-    def _same_ip_in(fixed_ip, allocated):
-        return any(fixed_ip.get('ip_address') == a['ip_address'] and
-                   fixed_ip.get('subnet_id', a['subnet_id']) == a['subnet_id']
-                   for a in allocated)
+    def _match_fixed_ips(current, requested):
+        """(allocations kept, allocations to release, requests to allocate).
+
+        A request keeps a current allocation when it names its address, or
+        only its subnet (Neutron keeps the port's address on that subnet).
+        """
+        remaining, kept, wanted = list(current), [], []
+        for request in requested:
+            match = None
+            if request.get('ip_address') or request.get('subnet_id'):
+                match = next((a for a in remaining
+                              if request.get('ip_address', a['ip_address']) == a['ip_address']
+                              and request.get('subnet_id', a['subnet_id']) == a['subnet_id']),
+                             None)
+            if match is None:
+                wanted.append(request)
+            else:
+                remaining.remove(match)
+                kept.append(match)
+        return kept, remaining, wanted
 
     def _allocate_any_ip(self, txn, network_id, port_id):
         """One address from the first subnet (oldest first) that has room."""
@@ -522,17 +550,11 @@ class Plugin:
                                      'ip_address': ip})
         return {'subnet_id': subnet['id'], 'ip_address': ip}
 
-    def _release_ips(self, txn, doc, keep):
-        """Free the port's addresses not in ``keep``; return those kept."""
-        kept = []
-        for allocated in doc['fixed_ips']:
-            if self._same_ip_in(allocated, keep):
-                kept.append(allocated)
-            else:
-                txn.delete(IPALLOCATIONS, alloc_key(allocated['subnet_id'],
-                                                    allocated['ip_address']))
-                self._lower_cursor(txn, allocated['subnet_id'], allocated['ip_address'])
-        return kept
+    def _release_ips(self, txn, allocations):
+        for allocated in allocations:
+            txn.delete(IPALLOCATIONS, alloc_key(allocated['subnet_id'],
+                                                allocated['ip_address']))
+            self._lower_cursor(txn, allocated['subnet_id'], allocated['ip_address'])
 
     @staticmethod
     def _lower_cursor(txn, subnet_id, freed_ip):
@@ -594,13 +616,20 @@ class Plugin:
         allocation = txn.get(VRFALLOCATIONS, key)
         if allocation:
             return allocation
-        used = [a['vrf_ip'] for a in txn.list(VRFALLOCATIONS, prefix=host['name'] + '/')]
-        vrf_ip = vrf_lib.first_free_vrf_ip(host['vrf_cidr'], used)
+        on_host = txn.list(VRFALLOCATIONS, prefix=host['name'] + '/')
+        vrf_ip = vrf_lib.first_free_vrf_ip(host['vrf_cidr'], [a['vrf_ip'] for a in on_host])
         if vrf_ip is None:
             raise exc.VrfIpGenerationFailure(vrf_cidr=host['vrf_cidr'], host=host['name'])
         network = txn.get('networks', network_id)
+        name = vrf_lib.vrf_name(network['tenant_id'], network_id)
+        for other in on_host:
+            # The name keeps 24 bits of the network id: two networks of one
+            # project may share it, and one host cannot hold both.
+            if other['vrf'] == name:
+                raise exc.VrfNameInUse(vrf=name, host=host['name'],
+                                       other=other['network_id'], net_id=network_id)
         allocation = {'host': host['name'], 'network_id': network_id, 'vrf_ip': vrf_ip,
-                      'vrf': vrf_lib.vrf_name(network['tenant_id'], network_id)}
+                      'vrf': name}
         txn.put(VRFALLOCATIONS, key, allocation)
         return allocation
 
@@ -645,9 +674,10 @@ class Plugin:
     # -- srv6_encap_networks -----------------------------------------------
 
     def _create_srv6_encap_networks(self, txn, ctx, attrs):
+        network = self._network_for_child(txn, ctx, attrs['network_id'],
+                                          'srv6_encap_networks', owner_only=True)
+        attrs.setdefault('tenant_id', network['tenant_id'])
         project = self._project_of(ctx, attrs, 'srv6_encap_networks')
-        self._network_for_child(txn, ctx, attrs['network_id'], 'srv6_encap_networks',
-                                owner_only=True)
         self._check_encap_rules(attrs['encap_rules'])
         doc = self._new_doc(attrs, project)
         txn.put('srv6_encap_networks', doc['id'], doc)

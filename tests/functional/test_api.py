@@ -118,6 +118,13 @@ def test_delete_network_takes_its_subnets_and_encap_networks(client):
     assert client.get(V + '/srv6_encap_networks/' + encap['id']).status_code == 404
 
 
+def test_a_subnet_an_admin_adds_belongs_to_the_network_owner(client):
+    network = client.post(V + '/networks', {'network': {'name': 'owned'}},
+                          headers={'X-Project-Id': 'tenant-x'}).json()['network']
+    subnet = client.create('subnet', network_id=network['id'], cidr='10.82.0.0/24')
+    assert subnet['tenant_id'] == 'tenant-x'
+
+
 def test_same_cidr_in_two_networks_is_allowed(client):
     for name in ('tenant-x', 'tenant-y'):
         network = client.create('network', name=name)
@@ -286,6 +293,8 @@ def _bad_requests(ids):
          'HTTPBadRequest'),
         ('mtu too small', 'POST', '/networks', {'network': {'mtu': 10}}, 400,
          'HTTPBadRequest'),
+        ('mtu too big for the underlay', 'POST', '/networks', {'network': {'mtu': 1500}},
+         400, 'InvalidInput'),
         ('tenant_id and project_id differ', 'POST', '/networks', {'network': {
             'tenant_id': 'a', 'project_id': 'b'}}, 400, 'HTTPBadRequest'),
         ('bad cidr', 'POST', '/subnets', {'subnet': {
@@ -463,3 +472,26 @@ def test_bad_input_is_refused_and_changes_nothing(client, server, bad_input_worl
     assert error['message'] and error['detail'] == '', name
     assert store_revision(server) == before_revision, name
     assert _all_resources(client) == before, name
+
+
+def test_fixed_ips_update_forms_clients_send(client):
+    network = client.create('network', name='fixed-forms')
+    subnet = client.create('subnet', network_id=network['id'], cidr='10.81.0.0/24')
+    port = client.create('port', network_id=network['id'],
+                         fixed_ips=[{'ip_address': '10.81.0.5'}])
+    url = V + '/ports/' + port['id']
+    forms = ([{'ip_address': '10.81.0.5'}],               # the address it already has
+             [{'subnet_id': subnet['id']}],               # keep the one on that subnet
+             [{'subnet_id': subnet['id'], 'ip_address': '10.81.0.5'}])
+    for fixed_ips in forms:
+        response = client.put(url, {'port': {'fixed_ips': fixed_ips}})
+        assert response.status_code == 200, (fixed_ips, response.text)
+        assert response.json()['port']['fixed_ips'] == [
+            {'subnet_id': subnet['id'], 'ip_address': '10.81.0.5'}]
+    # Adding a second address on the subnet keeps the first.
+    response = client.put(url, {'port': {'fixed_ips': [{'subnet_id': subnet['id']},
+                                                        {'subnet_id': subnet['id']}]}})
+    assert [f['ip_address'] for f in response.json()['port']['fixed_ips']] == [
+        '10.81.0.5', '10.81.0.2']
+    response = client.put(url, {'port': {'fixed_ips': [{}]}})
+    assert response.status_code == 400

@@ -1,6 +1,7 @@
 """The plugin on a real sqlite file, without HTTP: what the edge will call."""
 
 import queue
+import uuid
 
 import pytest
 
@@ -18,15 +19,17 @@ def plugin(tmp_path):
     store.close()
 
 
+PORT_ATTRS = {'name': 'p', 'description': '', 'admin_state_up': True, 'device_id': '',
+              'device_owner': '', 'binding:host_id': '', 'binding:profile': {},
+              'binding:vnic_type': 'normal', 'allowed_address_pairs': [],
+              'extra_dhcp_opts': [], 'security_groups': []}
+
+
 def make_port(plugin):
     network = plugin.create(ADMIN, 'networks', [{'name': 'n', 'admin_state_up': True,
                                                 'shared': False, 'description': '',
                                                 'port_security_enabled': True}])[0]
-    return plugin.create(ADMIN, 'ports', [{
-        'network_id': network['id'], 'name': 'p', 'description': '',
-        'admin_state_up': True, 'device_id': '', 'device_owner': '',
-        'binding:host_id': '', 'binding:profile': {}, 'binding:vnic_type': 'normal',
-        'allowed_address_pairs': [], 'extra_dhcp_opts': [], 'security_groups': []}])[0]
+    return plugin.create(ADMIN, 'ports', [dict(PORT_ATTRS, network_id=network['id'])])[0]
 
 
 def test_edge_sets_port_status_and_the_feed_reports_it(plugin):
@@ -59,3 +62,24 @@ def test_not_found_is_the_resource_specific_error(plugin):
         plugin.get(ADMIN, 'ports', 'nope')
     with pytest.raises(exc.NetworkNotFound):
         plugin.delete(ADMIN, 'networks', 'nope')
+
+
+def test_two_networks_whose_vrf_names_collide_cannot_share_a_host(plugin, monkeypatch):
+    plugin.create(ADMIN, 'hosts', [{'name': 'hv1', 'datapath_id': '0000000000000001',
+                                    'segment_node_id': 'fd00:0:0:1::',
+                                    'underlay_ip': 'fd00::1', 'bridge': 'br-int',
+                                    'netns': None, 'vrf_cidr': '169.254.0.0/16',
+                                    'ovsdb': None, 'description': ''}])
+    # Every new id starts with abcdef: the networks' VRF names will collide.
+    counter = iter(range(1, 1000))
+    monkeypatch.setattr(uuid, 'uuid4', lambda: uuid.UUID(
+        'abcdef00-0000-4000-8000-%012d' % next(counter)))
+    first = make_port(plugin)
+    second_net = plugin.create(ADMIN, 'networks', [{
+        'name': 'n2', 'admin_state_up': True, 'shared': False, 'description': '',
+        'port_security_enabled': True}])[0]
+    assert first['network_id'][:6] == second_net['id'][:6]
+    plugin.update(ADMIN, 'ports', first['id'], {'binding:host_id': 'hv1'})
+    port = dict(PORT_ATTRS, network_id=second_net['id'], **{'binding:host_id': 'hv1'})
+    with pytest.raises(exc.VrfNameInUse):
+        plugin.create(ADMIN, 'ports', [port])
