@@ -58,7 +58,7 @@ class HostAgent(app_manager.OSKenApp):
             driver.close()
 
     def _model_changed(self, change):
-        if self.view.apply(change):
+        if self.view.apply(change) and not ModelView.status_only(change):
             self._dirty.set()
 
     def _model_resync(self, _revision):
@@ -85,7 +85,13 @@ class HostAgent(app_manager.OSKenApp):
         with self.view.lock:
             hosts = [dict(h) for h in self.view.docs['hosts'].values() if self.owns(h)]
         for gone in set(self.drivers) - {h['id'] for h in hosts}:
-            self.drivers.pop(gone).close()
+            # A host deleted or no longer ours: take back what we put there.
+            driver = self.drivers.pop(gone)
+            try:
+                driver.apply(hostplane.HostState({}, set()))
+            except Exception:
+                LOG.exception('cleaning up host %s failed', driver.host['name'])
+            driver.close()
         for host in hosts:
             try:
                 driver = self._driver(host)

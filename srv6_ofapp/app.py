@@ -78,6 +78,8 @@ class SwitchState:
         self.metered = True
         self.ports_known = False
         self.last_resync = 0.0
+        self.resync_timer = None
+        self.meter_xid = None     # of the meter-config request in flight
         self._parts = collections.defaultdict(list)
         self.synced = False
 
@@ -110,6 +112,20 @@ class SwitchState:
         return number
 
 
+class _LocalPorts:
+    """{port id: OpenFlow port} of a switch, looked up only for the ports
+    handle_arp asks about (a packet-in must not scan the whole switch)."""
+
+    def __init__(self, state):
+        self._state = state
+
+    def __contains__(self, port_id):
+        return self._state.ofport_of(port_id) is not None
+
+    def __getitem__(self, port_id):
+        return self._state.ofport_of(port_id)
+
+
 class SRv6OFApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {'model': model.Model}
@@ -135,7 +151,7 @@ class SRv6OFApp(app_manager.OSKenApp):
     # -- model changes (the store's feed thread) ----------------------------
 
     def _model_changed(self, change):
-        if not self.view.apply(change):
+        if not self.view.apply(change) or ModelView.status_only(change):
             return
         if change.kind == 'hosts':
             # A host registered (or changed) after its switch connected: its
@@ -183,7 +199,7 @@ class SRv6OFApp(app_manager.OSKenApp):
             LOG.info('datapath %s connected: host %s', dpid_str(dpid), host['name'])
         datapath.send_msg(parser.OFPPortDescStatsRequest(datapath, 0))
         datapath.send_msg(parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL))
-        datapath.send_msg(parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL))
+        self._request_meters(self.switches[dpid])
         metrics.count('switch_connected')
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
@@ -260,7 +276,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         with self.lock:
             state = self._state(msg.datapath)
             if (state is not None and state.meters is None and
-                    msg.type == msg.datapath.ofproto.OFPET_BAD_REQUEST):
+                    msg.xid == state.meter_xid):
                 # No meter support (an OVS too old for its datapath): run
                 # without packet-in metering rather than not at all.
                 LOG.warning('datapath %s has no meters; packet-ins are not rate-limited',
@@ -270,12 +286,32 @@ class SRv6OFApp(app_manager.OSKenApp):
                 return
             LOG.error('datapath %s reported error type %d code %d',
                       dpid_str(msg.datapath.id), msg.type, msg.code)
-            if (state is not None and state.synced and
-                    time.monotonic() - state.last_resync > RESYNC_HOLDDOWN):
+            if state is not None and state.synced:
                 # Our record of its flows may now be wrong: read them again
-                # and send the difference, as on a reconnect (not in a loop,
-                # should the switch refuse the same flow every time).
+                # and send the difference, as on a reconnect -- at most every
+                # RESYNC_HOLDDOWN seconds, should it refuse a flow every time.
+                wait = state.last_resync + RESYNC_HOLDDOWN - time.monotonic()
+                if wait <= 0:
+                    self._resync(state)
+                elif state.resync_timer is None:
+                    state.resync_timer = threading.Timer(wait, self._deferred_resync,
+                                                         (state,))
+                    state.resync_timer.daemon = True
+                    state.resync_timer.start()
+
+    def _deferred_resync(self, state):
+        with self.lock:
+            state.resync_timer = None
+            if self._state(state.datapath) is state and state.synced:
                 self._resync(state)
+
+    def _request_meters(self, state):
+        datapath = state.datapath
+        ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        request = parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL)
+        datapath.set_xid(request)
+        state.meter_xid = request.xid
+        datapath.send_msg(request)
 
     def _resync(self, state):
         datapath = state.datapath
@@ -285,13 +321,15 @@ class SRv6OFApp(app_manager.OSKenApp):
         state.meters = None if state.metered else {}
         datapath.send_msg(parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL))
         if state.metered:
-            datapath.send_msg(parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL))
+            self._request_meters(state)
         metrics.count('switch_resync')
 
     def _read_iface_ids(self, state):
         host = self.view.host_by_dpid(state.dpid)
         if host and host.get('ovsdb'):
-            state.iface_ids = ovsdb.iface_ids(host['ovsdb'])
+            found = ovsdb.iface_ids(host['ovsdb'])
+            if found is not None:
+                state.iface_ids = found
 
     def _maybe_synced(self, state):
         if state.synced or not state.ports_known or state.flows is None \
@@ -317,7 +355,11 @@ class SRv6OFApp(app_manager.OSKenApp):
                 state.remove_port(name)
             elif msg.desc.port_no <= ofp.OFPP_MAX:
                 state.add_port(name, msg.desc.port_no)
-                if msg.reason == ofp.OFPPR_ADD and name not in state.iface_ids:
+                # Ports found by name (a model port's tap, a gateway port)
+                # need no (slow) OVSDB read; other names may carry an iface-id.
+                if (msg.reason == ofp.OFPPR_ADD and name not in state.iface_ids and
+                        not name.startswith(naming.GATEWAY_PREFIX) and
+                        self.view.port_by_ifname(name) is None):
                     self._read_iface_ids(state)
             metrics.count('port_status')
             if state.synced:
@@ -376,10 +418,12 @@ class SRv6OFApp(app_manager.OSKenApp):
     def _report_port_status(self, state):
         """Ports whose tap is on the switch are ACTIVE; ports bound to its
         host whose tap is not are DOWN."""
+        with self.lock:  # the event thread changes these
+            ofports, iface_ids = dict(state.ofports), dict(state.iface_ids)
         with self.view.lock:
             host = self.view.host_by_dpid(state.dpid)
             present = {lp.port['id'] for lp in
-                       pipeline.local_ports(self.view, state.ofports, state.iface_ids)}
+                       pipeline.local_ports(self.view, ofports, iface_ids)}
             bound = {p['id'] for p in self.view.docs['ports'].values()
                      if host and p['binding:host_id'] == host['name']}
         for port_id in sorted(present):
@@ -410,10 +454,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         eth_type = int.from_bytes(frame[ETH_TYPE_OFFSET:ETH_TYPE_OFFSET + 2], 'big')
         with self.view.lock:
             if eth_type == pipeline.ETH_TYPE_ARP:
-                # Ports of this network on this switch (not all of its ports).
-                local = {p['id']: state.ofport_of(p['id'])
-                         for p in self.view.ports_of(port['network_id'])}
-                local = {port_id: number for port_id, number in local.items() if number}
+                local = _LocalPorts(state)
                 reply, event = arp.handle_arp(frame, port['network_id'], self.view, local,
                                               self.gateway_mac)
                 out_port = in_port if reply is None or reply.out_port is None \

@@ -11,10 +11,9 @@ LOG = logging.getLogger(__name__)
 
 
 def iface_ids(target, timeout=5):
-    """{interface name: iface-id} of every Interface in the OVSDB at ``target``.
-
-    An unreachable database is logged and reads as empty: ports are then
-    found by their tap names only.
+    """{interface name: iface-id} of every Interface in the OVSDB at ``target``,
+    or None (logged) when the database cannot be read: the caller keeps what
+    it knew rather than forgetting every port it found by iface-id.
     """
     try:
         result = subprocess.run(
@@ -24,7 +23,7 @@ def iface_ids(target, timeout=5):
         table = json.loads(result.stdout)
     except (OSError, subprocess.SubprocessError, ValueError) as error:
         LOG.warning('cannot read interfaces from OVSDB %s: %s', target, error)
-        return {}
+        return None
     names = table['headings'].index('name')
     external_ids = table['headings'].index('external_ids')
     found = {}

@@ -62,6 +62,16 @@ class ModelView:
             return '%s/%s' % (doc['host'], doc['network_id'])
         return doc['id']
 
+    @staticmethod
+    def status_only(change):
+        """Whether a change only reports a port's status (the edge's own
+        ACTIVE/DOWN writes): nothing to recompute for flows or routes."""
+        if change.kind != 'ports' or change.old is None or change.new is None:
+            return False
+        ignored = ('status', 'updated_at', 'revision_number')
+        return ({k: v for k, v in change.old.items() if k not in ignored} ==
+                {k: v for k, v in change.new.items() if k not in ignored})
+
     def apply(self, change):
         """Follow one change of the feed; True if it concerns the edge."""
         if change.kind not in self.docs:
@@ -96,9 +106,10 @@ class ModelView:
     # -- lookups ------------------------------------------------------------
 
     def host_by_dpid(self, dpid):
-        for host in self.docs['hosts'].values():
-            if host['datapath_id'] == dpid:
-                return host
+        with self.lock:
+            for host in self.docs['hosts'].values():
+                if host['datapath_id'] == dpid:
+                    return host
         return None
 
     def port_by_ifname(self, ifname):
