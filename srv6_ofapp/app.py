@@ -305,7 +305,8 @@ class SRv6OFApp(app_manager.OSKenApp):
             if self._state(state.datapath) is state and state.synced:
                 self._resync(state)
 
-    def _request_meters(self, state):
+    @staticmethod
+    def _request_meters(state):
         datapath = state.datapath
         ofp, parser = datapath.ofproto, datapath.ofproto_parser
         request = parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL)

@@ -17,23 +17,31 @@ class RecordingDatapath:
     def send_msg(self, msg):
         self.sent.append(msg)
 
+    def set_xid(self, msg):
+        msg.xid = 7
+
+
+# _resync needs nothing of the app but this.
+APP = type('App', (), {'_request_meters': staticmethod(app.SRv6OFApp._request_meters)})()
+
 
 def test_resync_forgets_the_record_and_asks_again():
     datapath = RecordingDatapath()
     state = app.SwitchState(datapath, 1)
     state.synced, state.ports_known, state.flows, state.meters = True, True, {'k': 'f'}, {}
-    app.SRv6OFApp._resync(None, state)
+    app.SRv6OFApp._resync(APP, state)
     assert not state.synced and state.flows is None and state.meters is None
     assert state.ports_known  # ports are still known from port-status events
     kinds = [type(m).__name__ for m in datapath.sent]
     assert kinds == ['OFPFlowStatsRequest', 'OFPMeterConfigStatsRequest']
+    assert state.meter_xid == 7  # a meter error is recognised by this xid
 
 
 def test_resync_of_a_switch_without_meters_asks_for_flows_only():
     datapath = RecordingDatapath()
     state = app.SwitchState(datapath, 1)
     state.synced, state.metered, state.flows, state.meters = True, False, {}, {}
-    app.SRv6OFApp._resync(None, state)
+    app.SRv6OFApp._resync(APP, state)
     assert state.meters == {}
     assert [type(m).__name__ for m in datapath.sent] == ['OFPFlowStatsRequest']
 
