@@ -72,6 +72,7 @@ class NetnsDriver:
         self.prefix = (self.host_netns + '-') if self.host_netns else ''
         self.gateway_mac = gateway_mac
         self.vrfs = {}     # name -> hostplane.Vrf as applied
+        self.networks = {}  # name -> network id, for VRFs found on start
         self.applied = {}  # namespace (None: the host's) -> {dst: routes.Route}
         self._tables = {}
 
@@ -100,6 +101,8 @@ class NetnsDriver:
         existing = sorted(name[len(self.prefix):] for name in _namespaces()
                           if name.startswith(self.prefix + 'vrf'))
         self.vrfs = {name: None for name in existing}  # unknown detail: recheck
+        self.networks = {name: self._alias(self.vrf_netns(name), GATEWAY)
+                         for name in existing}
         self.applied = {self.host_netns: self._dump(self.host_netns)}
         for name in existing:
             self.applied[self.vrf_netns(name)] = self._dump(self.vrf_netns(name))
@@ -182,9 +185,24 @@ class NetnsDriver:
             self._ip(ns, 'addr', 'replace', address, 'dev', GATEWAY)
         for address in sorted(current - set(vrf.gateway_addresses)):
             self._ip(ns, 'addr', 'del', address, 'dev', GATEWAY)
-        _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB), '--timeout=10',
-              '--may-exist', 'add-port', self.host['bridge'], gateway_port])
+        self._plug(gateway_port)
         self.vrfs[vrf.name] = vrf
+
+    def _vsctl(self, *args, check=True):
+        return _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB),
+                     '--timeout=10'] + list(args), check=check)
+
+    def _plug(self, gateway_port):
+        """Put the gateway port on the host's bridge (moving it if the host's
+        bridge changed)."""
+        where = self._vsctl('port-to-br', gateway_port, check=False)
+        if where.returncode == 0 and where.stdout.strip() == self.host['bridge']:
+            return
+        self._vsctl('--if-exists', 'del-port', gateway_port, '--',
+                    'add-port', self.host['bridge'], gateway_port)
+
+    def _unplug(self, gateway_port):
+        self._vsctl('--if-exists', 'del-port', gateway_port, check=False)
 
     def _create_links(self, vrf, ns, link, gateway_port):
         self._ip(ns, 'link', 'set', 'lo', 'up')
@@ -194,7 +212,10 @@ class NetnsDriver:
                  'name', GATEWAY, 'netns', ns)
         self._ip(self.host_netns, 'addr', 'add', HOST_LL + '/64', 'dev', link, 'nodad')
         self._ip(ns, 'addr', 'add', VRF_LL + '/64', 'dev', UPLINK, 'nodad')
-        self._ip(ns, 'link', 'set', GATEWAY, 'address', self.gateway_mac)
+        # The alias remembers the network across restarts (the VRF name
+        # keeps only 6 characters of its id).
+        self._ip(ns, 'link', 'set', GATEWAY, 'address', self.gateway_mac,
+                 'alias', vrf.network_id)
         for netns, dev in ((self.host_netns, link), (self.host_netns, gateway_port),
                            (ns, UPLINK), (ns, GATEWAY)):
             self._ip(netns, 'link', 'set', dev, 'up')
@@ -206,14 +227,22 @@ class NetnsDriver:
         out = self._ip(ns, '-4', '-o', 'addr', 'show', 'dev', GATEWAY).stdout
         return {line.split()[3] for line in out.splitlines()}
 
+    def _alias(self, netns, dev):
+        out = _run(['ip'] + (['-n', netns] if netns else []) +
+                   ['-j', 'link', 'show', dev], check=False).stdout
+        links = json.loads(out or '[]')
+        return links[0].get('ifalias') if links else None
+
+    def _network_of(self, name):
+        known = self.vrfs.get(name)
+        return known.network_id if known is not None else self.networks.get(name)
+
     def _delete_vrf(self, name):
         ns = self.vrf_netns(name)
         LOG.info('deleting VRF %s (namespace %s)', name, ns)
-        known = self.vrfs.get(name)
-        if known is not None:
-            _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB),
-                  '--timeout=10', '--if-exists', 'del-port', self.host['bridge'],
-                  naming.gateway_port_name(known.network_id)], check=False)
+        network_id = self._network_of(name)
+        if network_id:
+            self._unplug(naming.gateway_port_name(network_id))
         table = self._tables.pop(ns, None)
         if table is not None:
             table.close()
@@ -285,9 +314,9 @@ class VrfDeviceDriver(NetnsDriver):
 
     def load(self):
         out = self._ip(self.host_netns, '-j', 'link', 'show', 'type', 'vrf').stdout
-        names = [link['ifname'] for link in json.loads(out or '[]')
-                 if link['ifname'].startswith('vrf')]
-        self.vrfs = {name: None for name in names}
+        links = [link for link in json.loads(out or '[]') if link['ifname'].startswith('vrf')]
+        self.vrfs = {link['ifname']: None for link in links}
+        self.networks = {link['ifname']: link.get('ifalias') for link in links}
         self.applied = {self.host_netns: self._dump(self.host_netns)}
 
     def _desired_routes(self, state):
@@ -313,11 +342,17 @@ class VrfDeviceDriver(NetnsDriver):
         table = vrf_table(vrf)
         gateway_port = naming.gateway_port_name(vrf.network_id)
         slave = gateway_slave_name(vrf.network_id)
-        if before is None and vrf.name not in self._links():
-            LOG.info('creating VRF device %s (table %d)', vrf.name, table)
-            self._ip(self.host_netns, 'link', 'add', vrf.name, 'type', 'vrf', 'table', table)
-            self._ip(self.host_netns, 'link', 'add', gateway_port, 'type', 'veth', 'peer',
-                     'name', slave)
+        if before is None:
+            # Each piece only if missing: a crash may have left half of them.
+            links = self._links()
+            if vrf.name not in links:
+                LOG.info('creating VRF device %s (table %d)', vrf.name, table)
+                self._ip(self.host_netns, 'link', 'add', vrf.name, 'type', 'vrf', 'table',
+                         table)
+                self._ip(self.host_netns, 'link', 'set', vrf.name, 'alias', vrf.network_id)
+            if gateway_port not in links:
+                self._ip(self.host_netns, 'link', 'add', gateway_port, 'type', 'veth', 'peer',
+                         'name', slave)
             self._ip(self.host_netns, 'link', 'set', slave, 'master', vrf.name,
                      'address', self.gateway_mac)
             for dev in (vrf.name, gateway_port, slave):
@@ -329,8 +364,7 @@ class VrfDeviceDriver(NetnsDriver):
             self._ip(self.host_netns, 'addr', 'replace', address, 'dev', slave)
         for address in sorted(current - set(vrf.gateway_addresses)):
             self._ip(self.host_netns, 'addr', 'del', address, 'dev', slave)
-        _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB), '--timeout=10',
-              '--may-exist', 'add-port', self.host['bridge'], gateway_port])
+        self._plug(gateway_port)
         self.vrfs[vrf.name] = vrf
 
     def _links(self):
@@ -344,12 +378,12 @@ class VrfDeviceDriver(NetnsDriver):
     def _delete_vrf(self, name):
         known = self.vrfs.get(name)
         LOG.info('deleting VRF device %s', name)
-        if known is not None:
-            gateway_port = naming.gateway_port_name(known.network_id)
-            _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB),
-                  '--timeout=10', '--if-exists', 'del-port', self.host['bridge'],
-                  gateway_port], check=False)
-            self._ip(self.host_netns, 'link', 'del', gateway_port)
+        network_id = self._network_of(name)
+        if network_id:
+            gateway_port = naming.gateway_port_name(network_id)
+            self._unplug(gateway_port)
+            _run(['ip'] + (['-n', self.host_netns] if self.host_netns else []) +
+                 ['link', 'del', gateway_port], check=False)
         # The kernel drops the VRF's table routes with the device.
         _run(['ip'] + (['-n', self.host_netns] if self.host_netns else []) +
              ['link', 'del', name], check=False)

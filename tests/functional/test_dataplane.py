@@ -287,3 +287,26 @@ def test_vrf_device_driver_on_a_real_kernel():
         again.close()
     finally:
         lab.close()
+
+
+def test_a_vrf_emptied_while_the_controller_was_down_is_removed_on_start(hosts, tenants):
+    """The store is the truth: a port deleted while nothing ran (here through
+    the model directly) takes its VRF and gateway port with it at start."""
+    from srv6_ofapp import plugin as plugin_lib
+    from srv6_ofapp import store as store_lib
+    from topology import naming
+    beta, b1 = tenants['beta'], tenants['vms']['b1']
+    ns = hosts.vrf_ns(1, beta)
+    gateway_port = naming.gateway_port_name(beta['id'])
+    assert os.path.exists('/var/run/netns/' + ns)
+    assert gateway_port in hosts.ovs[1].vsctl('list-ports', hosts.bridges[1]).split()
+    assert hosts.server.stop() == 0
+    store = store_lib.open_store('sqlite:///' + hosts.server.store_path)
+    try:
+        plugin_lib.Plugin(store).delete(plugin_lib.Context('admin', is_admin=True), 'ports',
+                                        b1.port['id'])
+    finally:
+        store.close()
+    hosts.server.start()
+    netlab._wait(lambda: not os.path.exists('/var/run/netns/' + ns), 20, 'beta VRF gone')
+    assert gateway_port not in hosts.ovs[1].vsctl('list-ports', hosts.bridges[1]).split()
