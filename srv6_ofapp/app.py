@@ -427,10 +427,12 @@ class SRv6OFApp(app_manager.OSKenApp):
                        pipeline.local_ports(self.view, ofports, iface_ids)}
             bound = {p['id'] for p in self.view.docs['ports'].values()
                      if host and p['binding:host_id'] == host['name']}
-        for port_id in sorted(present):
-            self.plugin.set_port_status(port_id, 'ACTIVE')
-        for port_id in sorted(bound - present):
-            self.plugin.set_port_status(port_id, 'DOWN')
+        statuses = {port_id: 'ACTIVE' for port_id in present}
+        statuses.update({port_id: 'DOWN' for port_id in bound - present})
+        if statuses:
+            # One transaction for the whole switch; it writes (and fsyncs)
+            # only the ports whose status changed.
+            self.plugin.set_port_statuses(statuses)
 
     # -- packet-in ---------------------------------------------------------------
 

@@ -212,15 +212,23 @@ class Plugin:
 
     def set_port_status(self, port_id, status):
         """The edge reports whether it sees a port (ACTIVE) or not (DOWN)."""
+        return bool(self.set_port_statuses({port_id: status}))
+
+    def set_port_statuses(self, statuses):
+        """{port id: status} in one transaction (a switch reports all its
+        ports at once); returns the ids whose status changed."""
         def txn_fn(txn):
-            doc = txn.get('ports', port_id)
-            if doc is None or doc['status'] == status:
-                return False
-            doc['status'] = status
-            doc['updated_at'] = utcnow()
-            doc['revision_number'] += 1
-            txn.put('ports', port_id, doc)
-            return True
+            changed = []
+            for port_id, status in sorted(statuses.items()):
+                doc = txn.get('ports', port_id)
+                if doc is None or doc['status'] == status:
+                    continue
+                doc['status'] = status
+                doc['updated_at'] = utcnow()
+                doc['revision_number'] += 1
+                txn.put('ports', port_id, doc)
+                changed.append(port_id)
+            return changed
         return self.store.transact(txn_fn)
 
     # -- visibility and ownership ---------------------------------------

@@ -83,3 +83,14 @@ def test_two_networks_whose_vrf_names_collide_cannot_share_a_host(plugin, monkey
     port = dict(PORT_ATTRS, network_id=second_net['id'], **{'binding:host_id': 'hv1'})
     with pytest.raises(exc.VrfNameInUse):
         plugin.create(ADMIN, 'ports', [port])
+
+
+def test_a_switch_reports_all_its_ports_in_one_transaction(plugin):
+    first, second = make_port(plugin), make_port(plugin)
+    revision = plugin.store.revision
+    changed = plugin.set_port_statuses({first['id']: 'ACTIVE', second['id']: 'ACTIVE',
+                                        'gone': 'DOWN'})
+    assert sorted(changed) == sorted([first['id'], second['id']])
+    assert plugin.store.revision == revision + 1
+    assert plugin.set_port_statuses({first['id']: 'ACTIVE'}) == []
+    assert plugin.store.revision == revision + 1
