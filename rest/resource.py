@@ -33,8 +33,13 @@ class Controller:
         for name in STORE_FILTERS:
             if len(filters.get(name, ())) == 1:
                 where[name] = filters[name][0]
-        items = [item for item in self.plugin.list(ctx, self.collection, where)
-                 if self._matches(item, filters)]
+        # fixed_ips=ip_address=X narrows ports through the address index; the
+        # filter itself is still checked below like any other.
+        addresses = [f.partition('=')[2] for f in filters.get('fixed_ips', ())
+                     if f.startswith('ip_address=')]
+        found = self.plugin.list(ctx, self.collection, where,
+                                 **({'ip_address': addresses[0]} if addresses else {}))
+        items = [item for item in found if self._matches(item, filters)]
         items = self._sorted(items, params)
         items, next_marker = self._page(items, params)
         fields = params.getall('fields')

@@ -162,8 +162,10 @@ class Plugin:
             return [views.view(collection, doc) for doc in docs]
         return self.store.transact(txn_fn)
 
-    def list(self, ctx, collection, where=None):
-        """Views of the visible documents whose stored fields equal ``where``."""
+    def list(self, ctx, collection, where=None, ip_address=None):
+        """Views of the visible documents whose stored fields equal ``where``;
+        for ports, ``ip_address`` keeps those holding that address (found
+        through the address bookkeeping, not by reading every port)."""
         self._check_collection_policy(ctx, collection)
         where = dict(where or {})
         if not ctx.is_admin and collection in ('ports', 'srv6_encap_networks'):
@@ -171,7 +173,13 @@ class Plugin:
 
         def txn_fn(txn):
             views = _Views(txn)
-            docs = txn.list(collection, where=where)
+            if collection == 'ports' and ip_address is not None:
+                owners = sorted({a['port_id'] for a in
+                                 txn.list(IPALLOCATIONS, where={'ip_address': ip_address})})
+                docs = [doc for doc in map(lambda i: txn.get('ports', i), owners)
+                        if doc and all(doc.get(k) == v for k, v in where.items())]
+            else:
+                docs = txn.list(collection, where=where)
             return [views.view(collection, doc) for doc in docs
                     if self._visible(txn, ctx, collection, doc)]
         return self.store.read(txn_fn)

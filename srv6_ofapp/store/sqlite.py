@@ -20,11 +20,12 @@ from srv6_ofapp.store import base
 
 LOG = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Fields the REST layer filters on often enough to deserve an index; any
-# other top-level field still works, by a scan of the kind.
-INDEXED_FIELDS = ('network_id', 'binding:host_id', 'tenant_id')
+# other top-level field still works, by a scan of the kind.  (Each index is
+# created by a migration below.)
+INDEXED_FIELDS = ('network_id', 'binding:host_id', 'tenant_id', 'ip_address')
 
 # How many revisions of change history to keep for watchers that fall behind.
 HISTORY = 100000
@@ -58,16 +59,25 @@ def _migrate_0_to_1(conn):
     conn.execute('CREATE TABLE resources (kind TEXT NOT NULL, key TEXT NOT NULL, '
                  'doc TEXT NOT NULL, revision INTEGER NOT NULL, '
                  'PRIMARY KEY (kind, key)) WITHOUT ROWID')
-    for field in INDEXED_FIELDS:
-        conn.execute('CREATE INDEX %s ON resources (kind, %s)' % (_index_name(field),
-                                                                   _field_expr(field)))
+    for field in ('network_id', 'binding:host_id', 'tenant_id'):
+        _create_index(conn, field)
     conn.execute('CREATE TABLE changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, '
                  'kind TEXT NOT NULL, key TEXT NOT NULL, old TEXT, new TEXT, '
                  'PRIMARY KEY (revision, seq)) WITHOUT ROWID')
 
 
+def _migrate_1_to_2(conn):
+    # ipallocations by address: the fixed_ips=ip_address=X filter.
+    _create_index(conn, 'ip_address')
+
+
+def _create_index(conn, field):
+    conn.execute('CREATE INDEX %s ON resources (kind, %s)' % (_index_name(field),
+                                                               _field_expr(field)))
+
+
 # MIGRATIONS[n] upgrades a file at schema version n to n + 1.
-MIGRATIONS = {0: _migrate_0_to_1}
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 
 
 class _SqliteTxn(base.Txn):

@@ -60,6 +60,13 @@ def test_a_project_sees_only_its_own(alice, bob, admin):
         assert resource['id'] in [r['id'] for r in admin.get(
             '%s/%s' % (V, collection)).json()[collection]]
 
+    # Nor through the address index behind the fixed_ips filter.
+    address = port['fixed_ips'][0]['ip_address']
+    assert bob.get(V + '/ports', params={'fixed_ips': 'ip_address=' + address}).json()[
+        'ports'] == []
+    assert [p['id'] for p in alice.get(V + '/ports', params={
+        'fixed_ips': 'ip_address=' + address}).json()['ports']] == [port['id']]
+
     response = bob.post(V + '/ports', {'port': {'network_id': network['id']}})
     assert response.status_code == 404
     assert response.json()['NeutronError']['type'] == 'NetworkNotFound'

@@ -552,3 +552,25 @@ def test_watch_resyncs_after_compaction(store, monkeypatch):
         watch.cancel()
     assert resynced == [1000]
     assert received == [1001]
+
+
+def test_a_version_1_file_is_migrated_to_the_current_schema(tmp_path):
+    """Files written by the first release (schema 1) gain the ip_address
+    index on open, keeping their data."""
+    import sqlite3
+    path = str(tmp_path / 'v1.db')
+    conn = sqlite3.connect(path, isolation_level=None)
+    sqlite_store._migrate_0_to_1(conn)
+    conn.execute('PRAGMA user_version = 1')
+    conn.execute("INSERT INTO resources VALUES ('ports', 'p1', '{\"id\": \"p1\"}', 1)")
+    conn.close()
+    st = store_lib.open_store('sqlite:///' + path)
+    try:
+        assert st.get('ports', 'p1') == {'id': 'p1'}
+        assert user_version(path) == sqlite_store.SCHEMA_VERSION == 2
+        with sqlite3.connect(path) as check:
+            names = {row[0] for row in check.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert 'resources_by_ip_address' in names
+    finally:
+        st.close()
