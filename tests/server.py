@@ -34,6 +34,20 @@ class Server:
         return 'http://127.0.0.1:%d' % self.port
 
     def start(self, timeout=20):
+        # A port free_port() found may be taken before the server binds it
+        # (another test's client or server): pick new ones and try again.
+        for attempt in range(3):
+            fresh = self.port is None
+            offset = self.log_size() if os.path.exists(self.log_path) else 0
+            try:
+                return self._start(timeout, offset)
+            except RuntimeError:
+                if not (fresh and attempt < 2 and
+                        'Address already in use' in self.log_since(offset)):
+                    raise
+                self.port = self.ofp_port = None
+
+    def _start(self, timeout, offset):
         # A restart keeps the ports, so switches reconnect to the same address.
         self.port = self.port or free_port()
         self.ofp_port = self.ofp_port or free_port()
@@ -52,9 +66,16 @@ class Server:
                                    % (self.proc.returncode, self.log()))
             try:
                 requests.get(self.url + '/', timeout=1)
-                return self
             except requests.ConnectionError:
                 time.sleep(0.05)
+                continue
+            # The OpenFlow listener fails in a thread of its own: the REST
+            # API answers, but switches could not connect.
+            if 'Address already in use' in self.log_since(offset):
+                self.kill()
+                raise RuntimeError('OpenFlow port %d taken:\n%s' % (self.ofp_port,
+                                                                    self.log()))
+            return self
         self.kill()
         raise RuntimeError('srv6-ofapp did not answer in %ss:\n%s' % (timeout, self.log()))
 
