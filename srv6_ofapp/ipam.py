@@ -59,12 +59,6 @@ def pool_errors(cidr, pools, gateway_ip):
     return None
 
 
-def in_pools(pools, ip):
-    value = int(netaddr.IPAddress(ip))
-    return any(int(netaddr.IPAddress(p['start'])) <= value <= int(netaddr.IPAddress(p['end']))
-               for p in pools)
-
-
 def first_free_ip(pools, is_used, start=None):
     """The lowest pool address for which ``is_used(ip)`` is false, or None.
 

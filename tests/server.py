@@ -95,6 +95,22 @@ class Server:
             log.seek(offset)
             return log.read()
 
+    def restart(self, ready='synced', timeout=20):
+        """SIGTERM, then start again on the same ports and store, and wait
+        until the new run logs ``ready``; returns where its log begins."""
+        code = self.stop()
+        if code != 0:
+            raise RuntimeError('srv6-ofapp exited with %s on SIGTERM' % code)
+        offset = self.log_size()
+        self.start()
+        deadline = time.monotonic() + timeout
+        while ready not in self.log_since(offset):
+            if time.monotonic() > deadline:
+                raise RuntimeError('no %r in the log within %ss:\n%s' % (ready, timeout,
+                                                                        self.log()))
+            time.sleep(0.05)
+        return offset
+
     def stop(self, timeout=10):
         """SIGTERM and wait: the clean shutdown path."""
         if self.proc and self.proc.poll() is None:

@@ -214,10 +214,7 @@ def test_restart_leaves_routes_untouched(hosts, tenants):
     ping = vms['a1'].spawn(['ping', '-n', '-i', '0.05', '-c', '120', '-W', '1', vms['a2'].ip],
                            'dataplane-restart-ping.log')
     time.sleep(0.5)
-    assert hosts.server.stop() == 0
-    log_size = hosts.server.log_size()
-    hosts.server.start()
-    netlab._wait(lambda: 'synced' in hosts.server.log_since(log_size), 20, 'resync')
+    log_size = hosts.server.restart(ready='synced')
     assert ping.wait(30) == 0
     summary = open(os.path.join(vms['a1'].dir, 'dataplane-restart-ping.log')).read()
     assert ' 0% packet loss' in summary, summary

@@ -278,10 +278,7 @@ def test_controller_restart_is_hitless(edge, vms):
     ping = first.spawn(['ping', '-n', '-i', '0.02', '-c', '300', '-W', '1', second.ip],
                        'restart-ping.log')
     time.sleep(0.5)
-    assert edge.server.stop() == 0
-    log_size = edge.server.log_size()
-    edge.server.start()
-    netlab._wait(lambda: 'synced' in edge.server.log_since(log_size), 20, 'resync')
+    log_size = edge.server.restart(ready='synced')
     assert ping.wait(30) == 0
     summary = open(os.path.join(first.dir, 'restart-ping.log')).read()
     assert ' 0% packet loss' in summary, summary
