@@ -45,9 +45,9 @@ from scapy.layers.l2 import ARP, Ether  # noqa: E402
 from os_ken.ofproto import ofproto_parser as ofp_parser_lib  # noqa: E402
 from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser  # noqa: E402
 
-from srv6_ofapp import arp, dhcp, pipeline  # noqa: E402
-from srv6_ofapp import app as app_lib  # noqa: E402
-from srv6_ofapp.view import ModelView  # noqa: E402
+from srv6_ofapp.edge import arp, dhcp, pipeline  # noqa: E402
+from srv6_ofapp.edge import app as app_lib  # noqa: E402
+from srv6_ofapp.replica import ModelView  # noqa: E402
 from topology import naming  # noqa: E402
 
 GATEWAY_MAC = 'fa:16:3f:00:00:01'

@@ -45,7 +45,7 @@ if ROOT not in sys.path:
 
 from bench.report import table  # noqa: E402
 from srv6_ofapp import routes  # noqa: E402
-from srv6_ofapp.routes import RTPROT_SRV6, Route, RouteTable  # noqa: E402
+from srv6_ofapp.dataplane.netlink import RTPROT_SRV6, Route, RouteTable  # noqa: E402
 
 PREFIX = 'srv6b-routes-%d-' % os.getpid()
 DEV = 'va'

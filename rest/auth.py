@@ -13,7 +13,7 @@ token     a built-in static scheme for small deployments: X-Auth-Token is
 import hmac
 
 from srv6_ofapp import exceptions as exc
-from srv6_ofapp.plugin import Context
+from srv6_ofapp.model.plugin import Context
 
 STRATEGIES = ('noauth', 'keystone', 'token')
 

@@ -18,7 +18,7 @@ from srv6_ofapp.config import CONF
 
 PROG = 'srv6-ofapp'
 # The OpenFlow edge and the host agent (kernel VRFs and SRv6 routes).
-MAIN_APPS = ['srv6_ofapp.app', 'srv6_ofapp.agent']
+MAIN_APPS = ['srv6_ofapp.edge.app', 'srv6_ofapp.dataplane.agent']
 
 
 class RestServer:
@@ -92,9 +92,9 @@ def main(argv=None):
     # Logging starts once the store is open, so that a start-up failure is
     # the one line above rather than a page of progress messages.
     log.init_log()
-    model = contexts['model']
+    runtime = contexts['runtime']
     try:
-        rest = RestServer(make_app(model.plugin, CONF), CONF.wsapi_host, CONF.wsapi_port,
+        rest = RestServer(make_app(runtime.plugin, CONF), CONF.wsapi_host, CONF.wsapi_port,
                           CONF.wsapi_threads)
     except OSError as error:
         app_mgr.close()
@@ -112,13 +112,13 @@ def main(argv=None):
     rest.start()
     logging.getLogger(PROG).info(
         'REST API on http://%s:%s/ (store %s); OpenFlow on %s:%s', CONF.wsapi_host,
-        rest.port, model.store.url, CONF.ofp_listen_host, CONF.ofp_tcp_listen_port or 6653)
+        rest.port, runtime.store.url, CONF.ofp_listen_host, CONF.ofp_tcp_listen_port or 6653)
     try:
         stop.wait()
     finally:
         logging.getLogger(PROG).info('stopping')
         rest.stop()  # finishes the requests in flight, accepts no more
-        model.close()
+        runtime.close()
         if CONF.pid_file:
             try:
                 os.unlink(CONF.pid_file)

@@ -8,7 +8,7 @@ udp_dst, ...).  ``process`` returns what leaves the switch: a list of
 
 import ipaddress
 
-from srv6_ofapp import pipeline
+from srv6_ofapp.edge import pipeline
 
 
 def _field_matches(packet, field, wanted):

@@ -17,7 +17,7 @@ import pytest
 from tests import netlab
 from tests.conftest import Client
 from tests.server import Server
-from srv6_ofapp import vrf_driver
+from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
 from topology import vrf as vrf_lib
 
 V = '/v2.0'
@@ -251,7 +251,7 @@ def test_deleting_a_port_removes_its_routes_everywhere(hosts, tenants):
                     reason='this kernel has no CONFIG_NET_VRF (ip link add type vrf '
                            'fails): the l3mdev driver runs on production kernels only')
 def test_vrf_device_driver_on_a_real_kernel():
-    from srv6_ofapp import hostplane
+    from srv6_ofapp.dataplane import host_state as hostplane
     lab = netlab.Lab()
     try:
         ovs = lab.ovs

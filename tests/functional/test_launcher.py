@@ -109,5 +109,5 @@ def test_console_script_and_app_loadable_by_name():
     assert script, 'srv6-ofapp console script not installed beside %s' % sys.executable
     assert subprocess.run([script, '--help'], capture_output=True).returncode == 0
     from os_ken.base.app_manager import AppManager
-    from srv6_ofapp.app import SRv6OFApp
-    assert AppManager().load_app('srv6_ofapp.app') is SRv6OFApp
+    from srv6_ofapp.edge.app import SRv6OFApp
+    assert AppManager().load_app('srv6_ofapp.edge.app') is SRv6OFApp

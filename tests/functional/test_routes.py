@@ -15,8 +15,8 @@ import subprocess
 
 import pytest
 
-from srv6_ofapp import routes
-from srv6_ofapp.routes import RTPROT_SRV6, Route, RouteError, RouteTable, normalize
+from srv6_ofapp.dataplane import netlink as routes
+from srv6_ofapp.dataplane.netlink import RTPROT_SRV6, Route, RouteError, RouteTable, normalize
 
 NETNS = 'srv6t-routes-%d' % os.getpid()
 

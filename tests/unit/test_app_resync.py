@@ -3,7 +3,7 @@
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from srv6_ofapp import app
+from srv6_ofapp.edge import app
 
 
 class RecordingDatapath:
@@ -48,7 +48,7 @@ def test_resync_of_a_switch_without_meters_asks_for_flows_only():
 
 def test_the_edges_own_status_writes_do_not_trigger_recomputation():
     from srv6_ofapp.store.base import Change
-    from srv6_ofapp.view import ModelView
+    from srv6_ofapp.replica import ModelView
     old = {'id': 'p', 'network_id': 'n', 'status': 'DOWN', 'updated_at': 'a',
            'revision_number': 1, 'fixed_ips': []}
     new = dict(old, status='ACTIVE', updated_at='b', revision_number=2)

@@ -4,7 +4,7 @@ import os
 
 from scapy.layers.l2 import ARP, Ether
 
-from srv6_ofapp import arp
+from srv6_ofapp.edge import arp
 from tests.unit.test_pipeline import GW_MAC, World
 
 

@@ -10,7 +10,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import mac2str
 
-from srv6_ofapp import dhcp
+from srv6_ofapp.edge import dhcp
 
 CLIENT_MAC = 'fa:16:3e:11:22:33'
 OTHER_MAC = 'fa:16:3e:99:99:99'

@@ -2,8 +2,8 @@
 
 import uuid
 
-from srv6_ofapp import hostplane
-from srv6_ofapp.view import ModelView
+from srv6_ofapp.dataplane import host_state as hostplane
+from srv6_ofapp.replica import ModelView
 from topology import vrf as vrf_lib
 
 

@@ -7,8 +7,8 @@ import pytest
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from srv6_ofapp import ofmsg
-from srv6_ofapp import pipeline
+from srv6_ofapp.edge import ofmsg
+from srv6_ofapp.edge import pipeline
 from tests.unit.test_pipeline import GW_MAC, World
 
 Stat = collections.namedtuple('Stat', 'table_id priority cookie match instructions')

@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from srv6_ofapp import pipeline
-from srv6_ofapp.view import ModelView
+from srv6_ofapp.edge import pipeline
+from srv6_ofapp.replica import ModelView
 from tests.fakeoftable import FakeOFTable
 from topology import naming
 

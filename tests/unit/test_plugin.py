@@ -7,7 +7,7 @@ import pytest
 
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp import store as store_lib
-from srv6_ofapp.plugin import Context, Plugin
+from srv6_ofapp.model.plugin import Context, Plugin
 
 ADMIN = Context('admin', is_admin=True)
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from srv6_ofapp import hostplane
-from srv6_ofapp import routes
-from srv6_ofapp import vrf_driver
+from srv6_ofapp.dataplane import host_state as hostplane
+from srv6_ofapp.dataplane import netlink as routes
+from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
 
 NET = '0d1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9'
 VRF = hostplane.Vrf('vrfalpha0d1b2c', NET, '169.254.0.7', 'fd00::1:0:0:a9fe:7',

@@ -7,14 +7,14 @@ apps share the ``wsgi`` or ``dpset`` contexts.
 
 import logging
 
-from srv6_ofapp import plugin as plugin_lib
+from srv6_ofapp.model import plugin as plugin_lib
 from srv6_ofapp import store as store_lib
 from srv6_ofapp.config import CONF
 
 LOG = logging.getLogger(__name__)
 
 
-class Model:
+class Runtime:
 
     def __init__(self, conf=CONF):
         self.store = store_lib.open_store(conf.store)

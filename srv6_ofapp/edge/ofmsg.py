@@ -6,7 +6,7 @@ with like.  A switch entry that does not translate (someone else's flow)
 comes back as None and is removed.
 """
 
-from srv6_ofapp import pipeline
+from srv6_ofapp.edge import pipeline
 
 TABLE_NAME = {number: name for name, number in pipeline.TABLE_ID.items()}
 ALL_ONES_64 = 0xffffffffffffffff

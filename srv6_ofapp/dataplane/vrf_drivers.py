@@ -36,7 +36,7 @@ import subprocess
 
 import netaddr
 
-from srv6_ofapp import routes
+from srv6_ofapp.dataplane import netlink as routes
 from topology import naming
 
 LOG = logging.getLogger(__name__)

@@ -23,15 +23,15 @@ from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,
                                        MAIN_DISPATCHER, set_ev_cls)
 from os_ken.ofproto import ofproto_v1_3
 
-from srv6_ofapp import arp
-from srv6_ofapp import dhcp
+from srv6_ofapp.edge import arp
+from srv6_ofapp.edge import dhcp
 from srv6_ofapp import metrics
-from srv6_ofapp import model
-from srv6_ofapp import ofmsg
+from srv6_ofapp import runtime
+from srv6_ofapp.edge import ofmsg
 from srv6_ofapp import ovsdb
-from srv6_ofapp import pipeline
+from srv6_ofapp.edge import pipeline
 from srv6_ofapp.config import CONF
-from srv6_ofapp.view import ModelView
+from srv6_ofapp.replica import ModelView
 from topology import naming
 
 LOG = logging.getLogger(__name__)
@@ -128,13 +128,13 @@ class _LocalPorts:
 
 class SRv6OFApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {'model': model.Model}
+    _CONTEXTS = {'runtime': runtime.Runtime}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.model = kwargs['model']
-        self.store = self.model.store
-        self.plugin = self.model.plugin
+        self.runtime = kwargs['runtime']
+        self.store = self.runtime.store
+        self.plugin = self.runtime.plugin
         self.gateway_mac = CONF.gateway_mac
         self.dhcp_config = dhcp.DhcpConfig(gateway_mac=CONF.gateway_mac,
                                            domain=CONF.dhcp_domain,

@@ -15,12 +15,12 @@ import threading
 
 from os_ken.base import app_manager
 
-from srv6_ofapp import hostplane
+from srv6_ofapp.dataplane import host_state as hostplane
 from srv6_ofapp import metrics
-from srv6_ofapp import model
-from srv6_ofapp import vrf_driver
+from srv6_ofapp import runtime
+from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
 from srv6_ofapp.config import CONF
-from srv6_ofapp.view import ModelView
+from srv6_ofapp.replica import ModelView
 
 LOG = logging.getLogger(__name__)
 
@@ -29,11 +29,11 @@ RETRY_INTERVAL = 5.0
 
 
 class HostAgent(app_manager.OSKenApp):
-    _CONTEXTS = {'model': model.Model}
+    _CONTEXTS = {'runtime': runtime.Runtime}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.store = kwargs['model'].store
+        self.store = kwargs['runtime'].store
         self.view = ModelView.from_store(self.store)
         self.drivers = {}   # host id -> driver
         self._dirty = threading.Event()

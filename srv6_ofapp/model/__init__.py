@@ -1,0 +1,2 @@
+"""The model's rules (Neutron's "core plugin"): what creating, updating or
+deleting a resource means, in one store transaction per request."""
