@@ -44,7 +44,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench.report import table  # noqa: E402
-from srv6_ofapp import routes  # noqa: E402
+from srv6_ofapp.dataplane import netlink as routes  # noqa: E402
 from srv6_ofapp.dataplane.netlink import RTPROT_SRV6, Route, RouteTable  # noqa: E402
 
 PREFIX = 'srv6b-routes-%d-' % os.getpid()
