@@ -1,12 +1,12 @@
 """Packet-in handler throughput, in process: no OVS, no sockets, no threads.
 
-Builds a ModelView (srv6_ofapp.view.ModelView.from_docs) of realistic size
+Builds a Replica (srv6_ofapp.view.Replica.from_docs) of realistic size
 -- NETWORKS networks with one /24 subnet each and PORTS ports per network,
 documents shaped as the REST API stores them -- and calls the pure handlers
 in a loop on prebuilt frames:
 
-  * srv6_ofapp.dhcp.handle_dhcp: DISCOVER -> OFFER, REQUEST -> ACK
-  * srv6_ofapp.arp.handle_arp: request for the gateway (reply), for a VM on
+  * srv6_ofapp.edge.dhcp.handle_dhcp: DISCOVER -> OFFER, REQUEST -> ACK
+  * srv6_ofapp.edge.arp.handle_arp: request for the gateway (reply), for a VM on
     this host (turned into unicast), for a VM on another host (reply; the
     last port of its network, so the handler's scan of the network's ports
     is as long as it gets)
@@ -47,7 +47,7 @@ from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser  # noqa: E402
 
 from srv6_ofapp.edge import arp, dhcp, pipeline  # noqa: E402
 from srv6_ofapp.edge import app as app_lib  # noqa: E402
-from srv6_ofapp.replica import ModelView  # noqa: E402
+from srv6_ofapp.replica import Replica  # noqa: E402
 from topology import naming  # noqa: E402
 
 GATEWAY_MAC = 'fa:16:3f:00:00:01'
@@ -234,7 +234,7 @@ def run(args):
     common.print_header()
     t0 = time.perf_counter()
     docs = build_docs(args.networks, args.ports, args.local)
-    view = ModelView.from_docs(docs)
+    view = Replica.from_docs(docs)
     build = time.perf_counter() - t0
     nets = docs['networks']
     net = nets[len(nets) // 2]
@@ -268,7 +268,8 @@ def run(args):
 
     def handler(frame):
         if frame[12:14] == b'\x08\x06':
-            return lambda: arp.handle_arp(frame, net['id'], view, local_ofports, GATEWAY_MAC)
+            return lambda: arp.handle_arp(frame, net['id'], view, local_ofports.get,
+                                          GATEWAY_MAC)
         return lambda: dhcp.handle_dhcp(frame, client, network, subnets, config)
 
     app, datapath = make_app(view, ofports)
@@ -306,7 +307,7 @@ def run(args):
     print()
     print(report.table(['packet-in', 'path', 'calls', 'replies/s (best)', 'us/call (best)',
                         'us/call (median)'], rows))
-    print('handler = srv6_ofapp.dhcp.handle_dhcp / srv6_ofapp.arp.handle_arp on a prebuilt '
+    print('handler = srv6_ofapp.edge.dhcp.handle_dhcp / srv6_ofapp.edge.arp.handle_arp on a prebuilt '
           'frame (with a prebuilt local port map for ARP);')
     print('app._packet_in = + OpenFlow packet-in parse, the adapter\'s per-packet lookups '
           '(%d ports on the switch), packet-out serialization;'

@@ -90,7 +90,7 @@ def wait_api(api, timeout=20):
 
 
 def vrf_name(project_id, network_id):
-    """As topology.vrf.vrf_name: ``vrf`` + project_id[:6] + network_id[:6]."""
+    """As topology.naming.vrf_name: ``vrf`` + project_id[:6] + network_id[:6]."""
     return 'vrf' + project_id[:6] + network_id[:6]
 
 

@@ -13,10 +13,13 @@ def default_gateway(cidr):
     return str(netaddr.IPAddress(net.first + 1))
 
 
-def router_address(subnet):
-    """The address the distributed gateway answers for in a subnet: its
-    gateway, or without one its first host address (the DHCP server id)."""
-    return subnet['gateway_ip'] or str(netaddr.IPAddress(host_range(subnet['cidr'])[0]))
+def service_address(subnet):
+    """The address that stands for the network's services on ``subnet``: the
+    distributed gateway answers ARP for it and DHCP replies come from it (the
+    server identifier, where clients renew).  The gateway; on a gateway-less
+    subnet the address the plugin reserved for them (``service_ip``, held
+    in the address bookkeeping, so never a port's); else None."""
+    return subnet.get('gateway_ip') or subnet.get('service_ip')
 
 
 def host_range(cidr):

@@ -1,46 +1,94 @@
-"""An in-memory copy of the model, kept current from the store's change feed.
+"""The process's one in-memory replica of the model, kept current from the
+store's change feed.
 
-The OpenFlow adapter answers packet-ins and computes flows from this copy
-instead of querying the store on the hot path.  It is rebuilt from a
-snapshot at start (or after the feed was compacted) and then follows the
-feed change by change; the store stays the truth.
+The OpenFlow edge computes flows and answers packet-ins from it, and the
+host agent computes each host's kernel state from it, instead of querying
+the store on their hot paths.  It is loaded from a snapshot at start (or
+after the feed was compacted) and then follows the feed change by change,
+on one watch thread, telling its subscribers what changed; the store stays
+the truth.
 """
 
 import collections
+import logging
 import threading
 
 from topology import naming
+from topology import vrf as vrf_lib
 
-# The kinds the edge needs; bookkeeping kinds (ipallocations ...) are not.
+LOG = logging.getLogger(__name__)
+
+# The kinds the edge and the dataplane read; the plugin's bookkeeping kinds
+# (ipallocations, macaddresses ...) are not replicated.
 KINDS = ('networks', 'subnets', 'ports', 'hosts', 'vrfallocations', 'srv6_encap_networks')
 
 
-class ModelView:
+def _by_created(docs):
+    return sorted(docs, key=lambda d: (d.get('created_at') or '', d.get('id') or ''))
 
-    def __init__(self):
+
+class Replica:
+
+    def __init__(self, store=None):
+        self.store = store
         self.lock = threading.RLock()
         self.revision = 0
+        self._subscribers = []
+        self._watch = None
         self._reset()
 
     @classmethod
-    def from_store(cls, store):
-        view = cls()
-        view.reload(store)
-        return view
-
-    @classmethod
     def from_docs(cls, docs, revision=0):
-        """A view of ``docs`` ({kind: [document, ...]}), e.g. for tests."""
-        view = cls()
-        view.load(docs, revision)
-        return view
+        """A replica of ``docs`` ({kind: [document, ...]}) that follows no
+        store, e.g. for tests and benchmarks."""
+        replica = cls()
+        replica.load(docs, revision)
+        return replica
 
-    def reload(self, store):
+    # -- following the store -------------------------------------------------
+
+    def start(self):
+        """Load a snapshot and follow the feed from its revision."""
+        self.reload()
+        self._watch = self.store.watch(self._follow, self.revision,
+                                       on_resync=self._resync)
+
+    def close(self):
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def subscribe(self, callback):
+        """Call ``callback(change)`` on the watch thread after each change of
+        a replicated kind is applied, and ``callback(None)`` after a reload
+        (anything may have changed).  Callbacks must be quick: they hold up
+        the feed for every other subscriber."""
+        self._subscribers.append(callback)
+
+    def reload(self):
         """Replace everything with a consistent snapshot of the store."""
         def snapshot(txn):
-            return store.revision, {kind: txn.list(kind) for kind in KINDS}
-        revision, docs = store.read(snapshot)
+            return self.store.revision, {kind: txn.list(kind) for kind in KINDS}
+        revision, docs = self.store.read(snapshot)
         self.load(docs, revision)
+
+    def _follow(self, change):
+        if self.apply(change):
+            self._tell(change)
+
+    def _resync(self, _revision):
+        self.reload()
+        self._tell(None)
+
+    def _tell(self, change):
+        for callback in self._subscribers:
+            try:
+                callback(change)
+            except Exception:
+                # One failing subscriber must not starve the others.
+                LOG.exception('replica subscriber %r failed', callback)
+
+    # -- applying documents ----------------------------------------------------
 
     def load(self, docs, revision):
         with self.lock:
@@ -50,81 +98,124 @@ class ModelView:
                 for doc in items:
                     self._put(kind, self._key(kind, doc), doc)
 
-    def _reset(self):
-        self.docs = {kind: {} for kind in KINDS}
-        self._by_ifname = {}
-        self._ports_by_network = collections.defaultdict(dict)
-        self._subnets_by_network = collections.defaultdict(dict)
-
-    @staticmethod
-    def _key(kind, doc):
-        if kind == 'vrfallocations':
-            return '%s/%s' % (doc['host'], doc['network_id'])
-        return doc['id']
-
-    @staticmethod
-    def status_only(change):
-        """Whether a change only reports a port's status (the edge's own
-        ACTIVE/DOWN writes): nothing to recompute for flows or routes."""
-        if change.kind != 'ports' or change.old is None or change.new is None:
-            return False
-        ignored = ('status', 'updated_at', 'revision_number')
-        return ({k: v for k, v in change.old.items() if k not in ignored} ==
-                {k: v for k, v in change.new.items() if k not in ignored})
-
     def apply(self, change):
-        """Follow one change of the feed; True if it concerns the edge."""
+        """Follow one change of the feed; True if its kind is replicated."""
         if change.kind not in self.docs:
             return False
         with self.lock:
-            if change.old is not None:
-                self._remove(change.kind, change.key, change.old)
+            self._remove(change.kind, change.key)
             if change.new is not None:
                 self._put(change.kind, change.key, change.new)
             self.revision = change.revision
         return True
 
+    @staticmethod
+    def status_only(change):
+        """Whether a change only reports a port's status (the edge's own
+        ACTIVE/DOWN writes): nothing to recompute for flows or routes."""
+        if change is None or change.kind != 'ports' or change.old is None \
+                or change.new is None:
+            return False
+        ignored = ('status', 'updated_at', 'revision_number')
+        return ({k: v for k, v in change.old.items() if k not in ignored} ==
+                {k: v for k, v in change.new.items() if k not in ignored})
+
+    def _reset(self):
+        self.docs = {kind: {} for kind in KINDS}
+        self._hosts_by_dpid = {}
+        self._hosts_by_name = {}
+        self._ports_by_ifname = {}
+        self._ports_by_network = collections.defaultdict(dict)
+        self._ports_by_host = collections.defaultdict(dict)
+        self._ports_by_address = {}
+        self._subnets_by_network = collections.defaultdict(dict)
+        self._vrfs_by_host = collections.defaultdict(dict)
+        self._encaps_by_network = collections.defaultdict(dict)
+
+    @staticmethod
+    def _key(kind, doc):
+        if kind == 'vrfallocations':
+            return vrf_lib.allocation_key(doc['host'], doc['network_id'])
+        return doc['id']
+
+    def _indexes(self, kind, doc):
+        """(index, key) pairs under which ``doc`` is found, besides its own key."""
+        if kind == 'ports':
+            return ((self._ports_by_ifname, naming.tap_name(doc['id'])),
+                    (self._ports_by_network[doc['network_id']], doc['id']),
+                    (self._ports_by_host[doc.get('binding:host_id') or ''], doc['id'])) + \
+                tuple((self._ports_by_address, (doc['network_id'], fixed_ip['ip_address']))
+                      for fixed_ip in doc.get('fixed_ips') or ())
+        if kind == 'subnets':
+            return ((self._subnets_by_network[doc['network_id']], doc['id']),)
+        if kind == 'hosts':
+            return ((self._hosts_by_dpid, doc['datapath_id']),
+                    (self._hosts_by_name, doc['name']))
+        if kind == 'vrfallocations':
+            return ((self._vrfs_by_host[doc['host']], doc['network_id']),)
+        if kind == 'srv6_encap_networks':
+            return ((self._encaps_by_network[doc['network_id']], doc['id']),)
+        return ()
+
     def _put(self, kind, key, doc):
-        old = self.docs[kind].get(key)
-        if old is not None:
-            self._remove(kind, key, old)
+        self._remove(kind, key)
         self.docs[kind][key] = doc
-        if kind == 'ports':
-            self._by_ifname[naming.tap_name(doc['id'])] = doc
-            self._ports_by_network[doc['network_id']][doc['id']] = doc
-        elif kind == 'subnets':
-            self._subnets_by_network[doc['network_id']][doc['id']] = doc
+        for index, index_key in self._indexes(kind, doc):
+            index[index_key] = doc
 
-    def _remove(self, kind, key, doc):
-        self.docs[kind].pop(key, None)
-        if kind == 'ports':
-            self._by_ifname.pop(naming.tap_name(doc['id']), None)
-            self._ports_by_network[doc['network_id']].pop(doc['id'], None)
-        elif kind == 'subnets':
-            self._subnets_by_network[doc['network_id']].pop(doc['id'], None)
+    def _remove(self, kind, key):
+        doc = self.docs[kind].pop(key, None)
+        if doc is None:
+            return
+        for index, index_key in self._indexes(kind, doc):
+            current = index.get(index_key)
+            # Another document may have taken the index key meanwhile.
+            if current is not None and self._key(kind, current) == key:
+                del index[index_key]
 
-    # -- lookups ------------------------------------------------------------
+    # -- lookups ---------------------------------------------------------------
+
+    def hosts(self):
+        return list(self.docs['hosts'].values())
 
     def host_by_dpid(self, dpid):
-        with self.lock:
-            for host in self.docs['hosts'].values():
-                if host['datapath_id'] == dpid:
-                    return host
-        return None
+        """The host whose datapath_id is ``dpid`` (16 hex digits), or None."""
+        return self._hosts_by_dpid.get(dpid)
 
-    def port_by_ifname(self, ifname):
-        """The port whose OVS interface is ``ifname`` (tap + port_id[:11])."""
-        return self._by_ifname.get(ifname)
-
-    def port(self, port_id):
-        return self.docs['ports'].get(port_id)
+    def host_by_name(self, name):
+        return self._hosts_by_name.get(name)
 
     def network(self, network_id):
         return self.docs['networks'].get(network_id)
 
     def subnets_of(self, network_id):
-        return sorted(self._subnets_by_network.get(network_id, {}).values(),
-                      key=lambda s: (s['created_at'], s['id']))
+        """The network's subnets, oldest first (Neutron's order)."""
+        return _by_created(self._subnets_by_network.get(network_id, {}).values())
+
+    def port(self, port_id):
+        return self.docs['ports'].get(port_id)
+
+    def port_by_ifname(self, ifname):
+        """The port whose OVS interface is ``ifname`` (tap + port_id[:11])."""
+        return self._ports_by_ifname.get(ifname)
+
+    def port_by_address(self, network_id, ip):
+        """The port of ``network_id`` holding the fixed IP ``ip``, or None."""
+        return self._ports_by_address.get((network_id, ip))
 
     def ports_of(self, network_id):
         return list(self._ports_by_network.get(network_id, {}).values())
+
+    def ports_on(self, host_name):
+        """The ports bound to ``host_name``."""
+        return list(self._ports_by_host.get(host_name, {}).values())
+
+    def vrf_allocation(self, host_name, network_id):
+        """The VRF of (host, network), or None when no port binds them."""
+        return self._vrfs_by_host.get(host_name, {}).get(network_id)
+
+    def vrf_allocations_on(self, host_name):
+        return list(self._vrfs_by_host.get(host_name, {}).values())
+
+    def encap_networks_of(self, network_id):
+        return _by_created(self._encaps_by_network.get(network_id, {}).values())

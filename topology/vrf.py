@@ -1,17 +1,25 @@
-"""VRF naming, vrf_ip allocation and SID computation, as networking-sr defines them.
+"""The per (host, network) VRF, as networking-sr defines it: its allocation
+key, its vrf_ip, its SID and the binding:profile a bound port shows.
 
-Pure functions: the REST layer stores their results, the dataplane uses them.
+Pure functions: the plugin stores their results, the edge and the host
+dataplane use them.  The VRF's name is made in topology.naming.
 """
 
 import netaddr
 
-# IFNAMSIZ - 1: the VRF is a Linux device (or a namespace named alike).
-MAX_VRF_NAME = 15
+from srv6_ofapp import ipam
 
 
-def vrf_name(project_id, network_id):
-    """``vrf`` + project_id[:6] + network_id[:6]: 15 characters, a valid ifname."""
-    return 'vrf' + project_id[:6] + network_id[:6]
+def allocation_key(host_name, network_id):
+    """The key of the ``vrfallocations`` document of (host, network): one VRF,
+    one vrf_ip.  Keys start with the host name, so a host's VRFs are one
+    key range."""
+    return '%s/%s' % (host_name, network_id)
+
+
+def host_prefix(host_name):
+    """The key prefix of every VRF allocation on ``host_name``."""
+    return host_name + '/'
 
 
 def sid(segment_node_id, vrf_ip):
@@ -25,17 +33,17 @@ def sid(segment_node_id, vrf_ip):
 
 
 def first_free_vrf_ip(vrf_cidr, used):
-    """The lowest host address of ``vrf_cidr`` not in ``used``, or None.
+    """The lowest host address of ``vrf_cidr`` not in ``used``, or None."""
+    first, last = ipam.host_range(vrf_cidr)
+    pool = {'start': str(netaddr.IPAddress(first)), 'end': str(netaddr.IPAddress(last))}
+    used = set(used)
+    return ipam.first_free_ip([pool], lambda ip: ip in used)
 
-    Network and broadcast addresses are skipped for prefixes shorter than
-    /31, as for any IPv4 subnet.
-    """
-    net = netaddr.IPNetwork(vrf_cidr)
-    used = {int(netaddr.IPAddress(ip)) for ip in used}
-    first, last = net.first, net.last
-    if net.prefixlen < 31:
-        first, last = first + 1, last - 1
-    for value in range(first, last + 1):
-        if value not in used:
-            return str(netaddr.IPAddress(value, version=4))
-    return None
+
+def binding_profile(host, allocation):
+    """The networking-sr keys of a port bound to ``host``, whose VRF for the
+    port's network is ``allocation``."""
+    return {'segment_node_id': host['segment_node_id'],
+            'vrf': allocation['vrf'],
+            'vrf_cidr': host['vrf_cidr'],
+            'vrf_ip': allocation['vrf_ip']}

@@ -20,7 +20,7 @@ from srv6_ofapp import metrics
 from srv6_ofapp import runtime
 from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
 from srv6_ofapp.config import CONF
-from srv6_ofapp.replica import ModelView
+from srv6_ofapp.replica import Replica
 
 LOG = logging.getLogger(__name__)
 
@@ -33,18 +33,15 @@ class HostAgent(app_manager.OSKenApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.store = kwargs['runtime'].store
-        self.view = ModelView.from_store(self.store)
+        self.view = kwargs['runtime'].replica
         self.drivers = {}   # host id -> driver
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._worker = None
-        self._watch = None
 
     def start(self):
         super().start()
-        self._watch = self.store.watch(self._model_changed, self.view.revision,
-                                       on_resync=self._model_resync)
+        self.view.subscribe(self._model_changed)
         self._worker = threading.Thread(target=self._run, name='host-agent', daemon=True)
         self._dirty.set()
         self._worker.start()
@@ -52,18 +49,12 @@ class HostAgent(app_manager.OSKenApp):
     def close(self):
         self._stopping.set()
         self._dirty.set()
-        if self._watch is not None:
-            self._watch.cancel()
         for driver in self.drivers.values():
             driver.close()
 
     def _model_changed(self, change):
-        if self.view.apply(change) and not ModelView.status_only(change):
+        if not Replica.status_only(change):
             self._dirty.set()
-
-    def _model_resync(self, _revision):
-        self.view.reload(self.store)
-        self._dirty.set()
 
     def owns(self, host):
         return bool(host.get('netns')) or host['name'] in CONF.dataplane_hosts

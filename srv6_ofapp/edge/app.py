@@ -31,7 +31,7 @@ from srv6_ofapp.edge import ofmsg
 from srv6_ofapp import ovsdb
 from srv6_ofapp.edge import pipeline
 from srv6_ofapp.config import CONF
-from srv6_ofapp.replica import ModelView
+from srv6_ofapp.replica import Replica
 from topology import naming
 
 LOG = logging.getLogger(__name__)
@@ -112,20 +112,6 @@ class SwitchState:
         return number
 
 
-class _LocalPorts:
-    """{port id: OpenFlow port} of a switch, looked up only for the ports
-    handle_arp asks about (a packet-in must not scan the whole switch)."""
-
-    def __init__(self, state):
-        self._state = state
-
-    def __contains__(self, port_id):
-        return self._state.ofport_of(port_id) is not None
-
-    def __getitem__(self, port_id):
-        return self._state.ofport_of(port_id)
-
-
 class SRv6OFApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {'runtime': runtime.Runtime}
@@ -141,19 +127,15 @@ class SRv6OFApp(app_manager.OSKenApp):
                                            lease_time=CONF.dhcp_lease_time)
         self.switches = {}
         self.lock = threading.RLock()
-        self.view = ModelView.from_store(self.store)
-        self._watch = self.store.watch(self._model_changed, self.view.revision,
-                                       on_resync=self._model_resync)
-
-    def close(self):
-        self._watch.cancel()
+        self.view = self.runtime.replica
+        self.view.subscribe(self._model_changed)
 
     # -- model changes (the store's feed thread) ----------------------------
 
     def _model_changed(self, change):
-        if not self.view.apply(change) or ModelView.status_only(change):
+        if Replica.status_only(change):
             return
-        if change.kind == 'hosts':
+        if change is not None and change.kind == 'hosts':
             # A host registered (or changed) after its switch connected: its
             # OVSDB may name ports by iface-id, and its ports' status is ours.
             self._host_changed(change.new or change.old)
@@ -167,10 +149,6 @@ class SRv6OFApp(app_manager.OSKenApp):
                 self._read_iface_ids(state)
         for state in states:
             self._report_port_status(state)
-
-    def _model_resync(self, _revision):
-        self.view.reload(self.store)
-        self._reconcile_all()
 
     def _reconcile_all(self):
         with self.lock:
@@ -457,9 +435,8 @@ class SRv6OFApp(app_manager.OSKenApp):
         eth_type = int.from_bytes(frame[ETH_TYPE_OFFSET:ETH_TYPE_OFFSET + 2], 'big')
         with self.view.lock:
             if eth_type == pipeline.ETH_TYPE_ARP:
-                local = _LocalPorts(state)
-                reply, event = arp.handle_arp(frame, port['network_id'], self.view, local,
-                                              self.gateway_mac)
+                reply, event = arp.handle_arp(frame, port['network_id'], self.view,
+                                              state.ofport_of, self.gateway_mac)
                 out_port = in_port if reply is None or reply.out_port is None \
                     else reply.out_port
                 frame_out = reply and reply.frame

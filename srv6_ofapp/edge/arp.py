@@ -18,6 +18,47 @@ from srv6_ofapp import ipam
 Reply = collections.namedtuple('Reply', 'frame out_port')
 Reply.__doc__ = "A frame to send; out_port None means back out of the in_port."
 
+Answer = collections.namedtuple('Answer', 'holder mac ofport')
+Answer.__doc__ = """Who answers an ARP request for an address of a network.
+
+holder: 'service' (the subnet's gateway or service address), 'remote' (a VM
+on another host) or 'local' (a VM on this switch); mac: the MAC in the
+answer; ofport: for 'local', the port the request is unicast to (the VM
+answers itself), else None (answered with ``mac``)."""
+
+
+def answer(replica, network_id, ip, gateway_mac, local_ofport):
+    """The one ARP rule, for the datapath's responder flows and for
+    packet-ins alike: the Answer for ``ip`` in ``network_id``, or None when
+    nobody answers (an unknown address, a port administratively down).
+
+    ``local_ofport(port_id)`` is the OpenFlow port of a model port on this
+    switch, or None.  The services address of a subnet belongs to the
+    distributed gateway on every host; a VM's address to the VM itself when
+    it is local, else to the gateway, which routes toward the VM's host.
+    """
+    for subnet in replica.subnets_of(network_id):
+        if ipam.service_address(subnet) == ip:
+            return Answer('service', gateway_mac, None)
+    port = replica.port_by_address(network_id, ip)
+    if port is None or not port['admin_state_up']:
+        return None
+    ofport = local_ofport(port['id'])
+    if ofport is None:
+        return Answer('remote', gateway_mac, None)
+    return Answer('local', port['mac_address'], ofport)
+
+
+def answers(replica, network_id, gateway_mac, local_ofport):
+    """{ip: Answer} for every address of ``network_id`` someone answers for."""
+    addresses = {ipam.service_address(subnet) for subnet in replica.subnets_of(network_id)}
+    for port in replica.ports_of(network_id):
+        addresses.update(fixed_ip['ip_address'] for fixed_ip in port['fixed_ips'])
+    addresses.discard(None)
+    found = {ip: answer(replica, network_id, ip, gateway_mac, local_ofport)
+             for ip in addresses}
+    return {ip: found_answer for ip, found_answer in found.items() if found_answer}
+
 
 def _reply_frame(request_eth, request_arp, mac):
     reply = packet.Packet()
@@ -38,12 +79,13 @@ def _unicast_frame(request_eth, request_arp, target_mac):
     return bytes(out.data)
 
 
-def handle_arp(frame, network_id, view, local_ofports, gateway_mac):
-    """(Reply or None, event name) for an ARP frame from a port of ``network_id``.
+EVENTS = {'service': 'arp_reply_gateway', 'remote': 'arp_reply_remote',
+          'local': 'arp_unicast'}
 
-    ``local_ofports`` maps the ids of the ports on this switch to their
-    OpenFlow port numbers.
-    """
+
+def handle_arp(frame, network_id, replica, local_ofport, gateway_mac):
+    """(Reply or None, event name) for an ARP frame from a port of ``network_id``;
+    ``local_ofport`` as for :func:`answer`."""
     try:
         pkt = packet.Packet(frame)
         eth = pkt.get_protocol(ethernet.ethernet)
@@ -58,13 +100,9 @@ def handle_arp(frame, network_id, view, local_ofports, gateway_mac):
         return None, 'arp_ignored_probe'
     if request.src_ip == request.dst_ip:
         return None, 'arp_ignored_gratuitous'
-    for subnet in view.subnets_of(network_id):
-        if ipam.router_address(subnet) == request.dst_ip:
-            return Reply(_reply_frame(eth, request, gateway_mac), None), 'arp_reply_gateway'
-    for port in view.ports_of(network_id):
-        if any(f['ip_address'] == request.dst_ip for f in port['fixed_ips']):
-            if port['id'] in local_ofports:
-                return (Reply(_unicast_frame(eth, request, port['mac_address']),
-                              local_ofports[port['id']]), 'arp_unicast')
-            return Reply(_reply_frame(eth, request, gateway_mac), None), 'arp_reply_remote'
-    return None, 'arp_ignored_unknown_target'
+    found = answer(replica, network_id, request.dst_ip, gateway_mac, local_ofport)
+    if found is None:
+        return None, 'arp_ignored_unknown_target'
+    if found.holder == 'local':
+        return Reply(_unicast_frame(eth, request, found.mac), found.ofport), EVENTS['local']
+    return Reply(_reply_frame(eth, request, found.mac), None), EVENTS[found.holder]

@@ -15,13 +15,14 @@ What the adapter must know:
   * Incoming checksums are not verified: a VM with checksum offload hands
     frames to its tap with the UDP checksum not yet filled.
   * Clients send to UDP 67 both broadcast and, when renewing, unicast to the
-    server identifier (gateway_ip, or the address chosen below when the
-    subnet has none) at the distributed gateway MAC: the pipeline must punt
-    both, and the ARP responder must answer for that server identifier.
+    server identifier (ipam.service_address: the gateway, or the address
+    the plugin reserved on a gateway-less subnet) at the distributed
+    gateway MAC: the pipeline punts both, and the ARP rule (arp.answer)
+    answers for that address.
   * RELEASE is a no-op (addresses belong to ports, not leases); DECLINE means
     another machine uses the port's address: worth a warning in the log.
 
-Events (EVENTS lists them for pre-registered counters):
+Events (EVENTS lists them; the edge registers a counter for each at start):
   offer, ack, inform (ACK to an INFORM), nak      a reply is returned
   release, decline                                no reply, by design
   ignored_other_server                            a REQUEST for another server
@@ -29,6 +30,7 @@ Events (EVENTS lists them for pre-registered counters):
   ignored_no_ip                                   the port has no address on these subnets
   ignored_dhcp_disabled                           its subnets have enable_dhcp false
   ignored_message_type                            a type a server never answers (OFFER, ACK...)
+  ignored_no_server_address                       the subnet has neither gateway_ip nor service_ip
   malformed                                       cannot be parsed as a DHCP request
 
 Options (RFC 2132).  Sent always: 53 message type, 54 server identifier,
@@ -80,10 +82,11 @@ IGNORED_FOREIGN_MAC = 'ignored_foreign_mac'
 IGNORED_NO_IP = 'ignored_no_ip'
 IGNORED_DHCP_DISABLED = 'ignored_dhcp_disabled'
 IGNORED_MESSAGE_TYPE = 'ignored_message_type'
+IGNORED_NO_SERVER_ADDRESS = 'ignored_no_server_address'
 MALFORMED = 'malformed'
 EVENTS = (OFFER, ACK, INFORM, NAK, RELEASE, DECLINE, IGNORED_OTHER_SERVER,
           IGNORED_FOREIGN_MAC, IGNORED_NO_IP, IGNORED_DHCP_DISABLED, IGNORED_MESSAGE_TYPE,
-          MALFORMED)
+          IGNORED_NO_SERVER_ADDRESS, MALFORMED)
 
 # -- protocol numbers os_ken.lib.packet.dhcp does not name -----------------
 
@@ -176,7 +179,9 @@ def handle_dhcp(frame, port, network, subnets, config):
     address, subnet, why_not = dhcp_address(port, subnets)
     if address is None:
         return None, why_not
-    server_id = server_address(subnet, address)
+    server_id = ipam.service_address(subnet)
+    if server_id is None:
+        return None, IGNORED_NO_SERVER_ADDRESS
 
     if message_type == dhcp.DHCP_DISCOVER:
         return _lease_reply(request, dhcp.DHCP_OFFER, address, subnet, server_id, port,
@@ -317,18 +322,6 @@ def dhcp_address(port, subnets):
         if subnet.get('enable_dhcp', True):
             return address, subnet, None
     return None, None, IGNORED_DHCP_DISABLED if known else IGNORED_NO_IP
-
-
-def server_address(subnet, client_address):
-    """The server identifier and reply source: the subnet's gateway, else its
-    first host address, else (when that is the client's own) the next one:
-    a client cannot renew by unicast to itself."""
-    if subnet.get('gateway_ip'):
-        return subnet['gateway_ip']
-    first, last = ipam.host_range(subnet['cidr'])
-    client = int(netaddr.IPAddress(client_address))
-    server = first + 1 if first == client and first < last else first
-    return str(netaddr.IPAddress(server, version=4))
 
 
 def host_name(port, address):

@@ -26,7 +26,7 @@ import collections
 
 import netaddr
 
-from srv6_ofapp import ipam
+from srv6_ofapp.edge import arp
 from topology import naming
 
 TABLES = ('ingress', 'arp', 'dhcp', 'l2')
@@ -213,37 +213,24 @@ def _network_flows(view, network_id, members, gateway_ofport, gateway_mac, arp_r
     tag = network_tag(network_id)
     net_cookie = cookie(COOKIE_NETWORK, network_id)
     flows = []
-    local_ids = {lp.port['id'] for lp in members}
 
-    def arp(priority, instructions, **match):
+    def arp_flow(priority, instructions, **match):
         flows.append(make_flow('arp', priority, net_cookie, instructions, metadata=tag,
                                eth_type=ETH_TYPE_ARP, **match))
 
     # A duplicate-address probe is never answered on the owner's behalf.
-    arp(300, [], arp_op=ARP_REQUEST, arp_spa='0.0.0.0')
+    arp_flow(300, [], arp_op=ARP_REQUEST, arp_spa='0.0.0.0')
     # Replies are unicast like any frame.
-    arp(100, [('goto', 'l2')], arp_op=ARP_REPLY)
-    if not arp_responder:
-        members = []
-    # The gateway, or without one the DHCP server identifier, so that
-    # unicast renewals find a MAC.
-    answered = {ipam.router_address(subnet): gateway_mac
-                for subnet in view.subnets_of(network_id)}
-    for port in view.ports_of(network_id):
-        if port['id'] in local_ids:
-            continue
-        for fixed_ip in port['fixed_ips']:
-            answered.setdefault(fixed_ip['ip_address'], gateway_mac)
-    for lp in members:
-        for fixed_ip in lp.port['fixed_ips']:
-            ip = fixed_ip['ip_address']
-            answered.pop(ip, None)
+    arp_flow(100, [('goto', 'l2')], arp_op=ARP_REPLY)
+    local = {lp.port['id']: lp.ofport for lp in members}
+    answers = arp.answers(view, network_id, gateway_mac, local.get) if arp_responder else {}
+    for ip, found in sorted(answers.items()):
+        if found.holder == 'local':
             # ARP-to-unicast: only the owner sees the request, and answers it.
-            arp(200, [('apply', (('set', 'eth_dst', lp.port['mac_address']),
-                                 ('output', lp.ofport)))],
-                arp_op=ARP_REQUEST, arp_tpa=ip)
-    for ip, mac in sorted(answered.items() if arp_responder else ()):
-        arp(200, [('apply', arp_responder_actions(mac, ip))], arp_op=ARP_REQUEST, arp_tpa=ip)
+            actions = (('set', 'eth_dst', found.mac), ('output', found.ofport))
+        else:
+            actions = arp_responder_actions(found.mac, ip)
+        arp_flow(200, [('apply', actions)], arp_op=ARP_REQUEST, arp_tpa=ip)
 
     if gateway_ofport is not None:
         # The gateway port is the VRF's side: trusted, and the way out; its

@@ -25,6 +25,7 @@ import netaddr
 
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp import ipam
+from topology import naming
 from topology import vrf as vrf_lib
 
 IPALLOCATIONS = 'ipallocations'
@@ -66,10 +67,6 @@ def alloc_key(subnet_id, ip):
     return '%s/%s' % (subnet_id, ip)
 
 
-def vrf_key(host_name, network_id):
-    return '%s/%s' % (host_name, network_id)
-
-
 class _Views:
     """Lazily loaded lookups that turn stored documents into API views,
     shared by every document of one request."""
@@ -88,9 +85,9 @@ class _Views:
 
     def vrf_allocation(self, host_name, network_id):
         if self._vrfs is None:
-            self._vrfs = {vrf_key(a['host'], a['network_id']): a
+            self._vrfs = {vrf_lib.allocation_key(a['host'], a['network_id']): a
                           for a in self._txn.list(VRFALLOCATIONS)}
-        return self._vrfs.get(vrf_key(host_name, network_id))
+        return self._vrfs.get(vrf_lib.allocation_key(host_name, network_id))
 
     def subnet_ids(self, network_id):
         if self._subnets is None:
@@ -110,7 +107,7 @@ class _Views:
         host = self.hosts.get(host_name) if host_name else None
         allocation = host and self.vrf_allocation(host_name, doc['network_id'])
         if allocation:
-            profile.update(binding_profile(host, allocation))
+            profile.update(vrf_lib.binding_profile(host, allocation))
             view['binding:vif_type'] = 'ovs'
             view['binding:vif_details'] = {'port_filter': True, 'bridge_name': host['bridge']}
         else:
@@ -130,14 +127,6 @@ class _Views:
         if collection == 'ports':
             return self.port(doc)
         return self.generic(doc)
-
-
-def binding_profile(host, allocation):
-    """The networking-sr keys of a port bound to ``host``."""
-    return {'segment_node_id': host['segment_node_id'],
-            'vrf': allocation['vrf'],
-            'vrf_cidr': host['vrf_cidr'],
-            'vrf_ip': allocation['vrf_ip']}
 
 
 class Plugin:
@@ -600,7 +589,7 @@ class Plugin:
         if not host:
             return
         allocation = self._ensure_vrf(txn, host, port['network_id'], port['tenant_id'])
-        computed = binding_profile(host, allocation)
+        computed = vrf_lib.binding_profile(host, allocation)
         for key, value in computed.items():
             given = port['binding:profile'].get(key)
             if strict and given is not None and given != value:
@@ -619,7 +608,7 @@ class Plugin:
                                                       'binding:host_id': host_name})
                   if p['id'] != port['id']]
         if not others:
-            txn.delete(VRFALLOCATIONS, vrf_key(host_name, port['network_id']))
+            txn.delete(VRFALLOCATIONS, vrf_lib.allocation_key(host_name, port['network_id']))
 
     @staticmethod
     def _host_by_name(txn, name):
@@ -628,16 +617,16 @@ class Plugin:
 
     @staticmethod
     def _ensure_vrf(txn, host, network_id, project_id):
-        key = vrf_key(host['name'], network_id)
+        key = vrf_lib.allocation_key(host['name'], network_id)
         allocation = txn.get(VRFALLOCATIONS, key)
         if allocation:
             return allocation
-        on_host = txn.list(VRFALLOCATIONS, prefix=host['name'] + '/')
+        on_host = txn.list(VRFALLOCATIONS, prefix=vrf_lib.host_prefix(host['name']))
         vrf_ip = vrf_lib.first_free_vrf_ip(host['vrf_cidr'], [a['vrf_ip'] for a in on_host])
         if vrf_ip is None:
             raise exc.VrfIpGenerationFailure(vrf_cidr=host['vrf_cidr'], host=host['name'])
         network = txn.get('networks', network_id)
-        name = vrf_lib.vrf_name(network['tenant_id'], network_id)
+        name = naming.vrf_name(network['tenant_id'], network_id)
         for other in on_host:
             # The name keeps 24 bits of the network id: two networks of one
             # project may share it, and one host cannot hold both.
@@ -665,7 +654,7 @@ class Plugin:
         new = dict(doc, **changes)
         self._check_host(txn, new, doc['id'])
         if (new['vrf_cidr'] != doc['vrf_cidr'] and
-                txn.list(VRFALLOCATIONS, prefix=doc['name'] + '/')):
+                txn.list(VRFALLOCATIONS, prefix=vrf_lib.host_prefix(doc['name']))):
             raise exc.HostInUse(host_id=doc['id'],
                                 reason='vrf_cidr cannot change while ports are bound to it')
         return new

@@ -18,6 +18,7 @@ from tests import netlab
 from tests.conftest import Client
 from tests.server import Server
 from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
+from topology import naming
 from topology import vrf as vrf_lib
 
 V = '/v2.0'
@@ -113,7 +114,7 @@ class TwoHosts:
 
     def vrf_ns(self, host, network):
         return '%s-%s' % (self.ovs[host].netns,
-                          vrf_lib.vrf_name(network['tenant_id'], network['id']))
+                          naming.vrf_name(network['tenant_id'], network['id']))
 
     def our_routes(self, ns):
         out = sh('ip', '-n', ns, '-j', 'route', 'show', 'proto', RTPROT).stdout
@@ -289,7 +290,7 @@ def test_vrf_device_driver_on_a_real_kernel():
 def test_a_vrf_emptied_while_the_controller_was_down_is_removed_on_start(hosts, tenants):
     """The store is the truth: a port deleted while nothing ran (here through
     the model directly) takes its VRF and gateway port with it at start."""
-    from srv6_ofapp import plugin as plugin_lib
+    from srv6_ofapp.model import plugin as plugin_lib
     from srv6_ofapp import store as store_lib
     from topology import naming
     beta, b1 = tenants['beta'], tenants['vms']['b1']

@@ -48,11 +48,11 @@ def test_resync_of_a_switch_without_meters_asks_for_flows_only():
 
 def test_the_edges_own_status_writes_do_not_trigger_recomputation():
     from srv6_ofapp.store.base import Change
-    from srv6_ofapp.replica import ModelView
+    from srv6_ofapp.replica import Replica
     old = {'id': 'p', 'network_id': 'n', 'status': 'DOWN', 'updated_at': 'a',
            'revision_number': 1, 'fixed_ips': []}
     new = dict(old, status='ACTIVE', updated_at='b', revision_number=2)
-    assert ModelView.status_only(Change(5, 'ports', 'p', old, new))
-    assert not ModelView.status_only(Change(5, 'ports', 'p', old, dict(new, name='x')))
-    assert not ModelView.status_only(Change(5, 'ports', 'p', None, new))
-    assert not ModelView.status_only(Change(5, 'networks', 'p', old, new))
+    assert Replica.status_only(Change(5, 'ports', 'p', old, new))
+    assert not Replica.status_only(Change(5, 'ports', 'p', old, dict(new, name='x')))
+    assert not Replica.status_only(Change(5, 'ports', 'p', None, new))
+    assert not Replica.status_only(Change(5, 'networks', 'p', old, new))

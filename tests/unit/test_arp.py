@@ -17,7 +17,7 @@ def request(src_port, target_ip, spa=None):
 
 def handle(world, frame, network=None):
     local = {world.a1['id']: 1, world.a2['id']: 2, world.b1['id']: 3}
-    return arp.handle_arp(frame, (network or world.net_a)['id'], world.view(), local, GW_MAC)
+    return arp.handle_arp(frame, (network or world.net_a)['id'], world.view(), local.get, GW_MAC)
 
 
 def test_gateway_and_remote_vm_are_answered_with_the_gateway_mac():
@@ -63,8 +63,19 @@ def test_malformed_frames_are_counted_not_raised():
         assert reply is None and event.startswith('arp_')
 
 
-def test_server_identifier_of_a_subnet_without_gateway_is_answered():
+def test_service_address_of_a_subnet_without_gateway_is_answered():
     world = World()
-    world.sub_a['gateway_ip'] = None
-    reply, event = handle(world, request(world.a1, '10.0.0.1'))
+    world.sub_a.update(gateway_ip=None, service_ip='10.0.0.2')
+    reply, event = handle(world, request(world.a1, '10.0.0.2'))
     assert event == 'arp_reply_gateway' and Ether(reply.frame)[ARP].hwsrc == GW_MAC
+    # The old gateway address is nobody's now.
+    assert handle(world, request(world.a1, '10.0.0.1')) == (None, 'arp_ignored_unknown_target')
+
+
+def test_a_port_administratively_down_is_not_answered_for():
+    world = World()
+    world.a2['admin_state_up'] = False
+    world.a_remote['admin_state_up'] = False
+    for target in ('10.0.0.12', '10.0.0.13'):
+        assert handle(world, request(world.a1, target)) == (None,
+                                                             'arp_ignored_unknown_target')

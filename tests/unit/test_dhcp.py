@@ -179,8 +179,8 @@ def test_a_name_that_is_no_host_name_gives_neutrons_host_name():
     assert options_of(reply)['hostname'] == b'host-10-0-0-5'
 
 
-def test_a_subnet_without_gateway_serves_from_its_first_host_address():
-    subnet = make_subnet(gateway_ip=None, host_routes=[])
+def test_a_subnet_without_gateway_serves_from_its_service_address():
+    subnet = make_subnet(gateway_ip=None, service_ip='10.0.0.1', host_routes=[])
     reply, _ = answer(client_frame('discover'), subnets=[subnet])
     assert options_of(reply)['server_id'] == '10.0.0.1'
     assert reply[IP].src == '10.0.0.1'
@@ -189,14 +189,20 @@ def test_a_subnet_without_gateway_serves_from_its_first_host_address():
     assert 121 not in codes       # no gateway, no host routes: no routes at all
 
 
-def test_without_gateway_a_port_on_the_first_address_is_served_from_the_next():
-    subnet = make_subnet(gateway_ip=None)
+def test_without_gateway_host_routes_still_come_without_a_default_route():
+    subnet = make_subnet(gateway_ip=None, service_ip='10.0.0.2')
     port = make_port(fixed_ips=[{'subnet_id': 'subnet-1', 'ip_address': '10.0.0.1'}])
     reply, _ = answer(client_frame('discover'), port=port, subnets=[subnet])
     assert options_of(reply)['server_id'] == '10.0.0.2'
-    # Host routes still come, without a default route.
     assert decode_classless_routes(raw_options(reply)[121]) == [
         ('192.168.0.0/16', '10.0.0.254'), ('172.16.5.0/24', '10.0.0.253')]
+
+
+def test_a_subnet_without_any_server_address_is_not_served():
+    # A store written before service addresses were reserved, not yet upgraded.
+    subnet = make_subnet(gateway_ip=None)
+    assert answer(client_frame('discover'), subnets=[subnet]) == (
+        None, 'ignored_no_server_address')
 
 
 def test_a_bootp_reply_is_at_least_300_bytes():

@@ -3,8 +3,8 @@
 import uuid
 
 from srv6_ofapp.dataplane import host_state as hostplane
-from srv6_ofapp.replica import ModelView
-from topology import vrf as vrf_lib
+from srv6_ofapp.replica import Replica
+from topology import naming
 
 
 def _id():
@@ -23,7 +23,7 @@ def world(encap_rules=()):
     def port(ip, host):
         return {'id': _id(), 'network_id': net['id'], 'binding:host_id': host,
                 'fixed_ips': [{'subnet_id': subnet['id'], 'ip_address': ip}]}
-    vrf = vrf_lib.vrf_name(net['tenant_id'], net['id'])
+    vrf = naming.vrf_name(net['tenant_id'], net['id'])
     docs = {
         'hosts': [HV1, HV2],
         'networks': [net],
@@ -36,7 +36,7 @@ def world(encap_rules=()):
         'srv6_encap_networks': [{'id': _id(), 'network_id': net['id'],
                                  'encap_rules': list(encap_rules)}],
     }
-    return ModelView.from_docs(docs), net, vrf
+    return Replica.from_docs(docs), net, vrf
 
 
 def test_a_vrf_per_network_with_local_ports():

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from srv6_ofapp.edge import pipeline
-from srv6_ofapp.replica import ModelView
+from srv6_ofapp.replica import Replica
 from tests.fakeoftable import FakeOFTable
 from topology import naming
 
@@ -52,7 +52,7 @@ class World:
                         naming.tap_name(self.b1['id']): 3, 'br-int': 0xfffe}
 
     def view(self, *extra_ports):
-        return ModelView.from_docs({
+        return Replica.from_docs({
             'networks': [self.net_a, self.net_b], 'subnets': [self.sub_a, self.sub_b],
             'ports': [self.a1, self.a2, self.a_remote, self.b1] + list(extra_ports),
             'hosts': [{'id': _id(), 'name': 'hv1', 'datapath_id': '0000000000000001'}]})

@@ -1,10 +1,11 @@
-"""Unit tests of topology.vrf: VRF names, SIDs and vrf_ip allocation."""
+"""Unit tests of topology.vrf and topology.naming: VRF names, SIDs and vrf_ip allocation."""
 
 import ipaddress
 
 import netaddr
 import pytest
 
+from topology import naming
 from topology import vrf
 
 PROJECT = 'e6a5b2c7d8f94a0b9c1d2e3f4a5b6c7d'
@@ -14,14 +15,14 @@ NETWORK = '3f2504e0-4f89-11d3-9a0c-0305e82c3301'
 # -- vrf_name ---------------------------------------------------------------
 
 def test_vrf_name_layout():
-    name = vrf.vrf_name(PROJECT, NETWORK)
+    name = naming.vrf_name(PROJECT, NETWORK)
     assert name == 'vrf' + PROJECT[:6] + NETWORK[:6]
     assert name == 'vrfe6a5b23f2504'
 
 
 def test_vrf_name_fits_ifnamsiz():
-    name = vrf.vrf_name(PROJECT, NETWORK)
-    assert len(name) == vrf.MAX_VRF_NAME == 15
+    name = naming.vrf_name(PROJECT, NETWORK)
+    assert len(name) == naming.MAX_IFNAME == 15
     assert len(name.encode()) <= 15
 
 
@@ -31,17 +32,17 @@ def test_vrf_name_fits_ifnamsiz():
     ('abc', 'de'),  # short ids: never longer, only shorter
 ])
 def test_vrf_name_at_most_15_chars_and_a_valid_ifname(project, network):
-    name = vrf.vrf_name(project, network)
+    name = naming.vrf_name(project, network)
     assert name.startswith('vrf')
-    assert len(name) <= vrf.MAX_VRF_NAME
+    assert len(name) <= naming.MAX_IFNAME
     assert '/' not in name and not any(c.isspace() for c in name)
 
 
 def test_vrf_name_distinguishes_networks_and_projects():
     other_network = 'aaaaaaaa-4f89-11d3-9a0c-0305e82c3301'
     other_project = 'ffffff' + PROJECT[6:]
-    assert vrf.vrf_name(PROJECT, NETWORK) != vrf.vrf_name(PROJECT, other_network)
-    assert vrf.vrf_name(PROJECT, NETWORK) != vrf.vrf_name(other_project, NETWORK)
+    assert naming.vrf_name(PROJECT, NETWORK) != naming.vrf_name(PROJECT, other_network)
+    assert naming.vrf_name(PROJECT, NETWORK) != naming.vrf_name(other_project, NETWORK)
 
 
 # -- sid --------------------------------------------------------------------
