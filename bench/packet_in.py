@@ -1,6 +1,6 @@
 """Packet-in handler throughput, in process: no OVS, no sockets, no threads.
 
-Builds a Replica (srv6_ofapp.view.Replica.from_docs) of realistic size
+Builds a Replica (srv6_ofapp.replica.Replica.from_docs) of realistic size
 -- NETWORKS networks with one /24 subnet each and PORTS ports per network,
 documents shaped as the REST API stores them -- and calls the pure handlers
 in a loop on prebuilt frames:
@@ -8,11 +8,10 @@ in a loop on prebuilt frames:
   * srv6_ofapp.edge.dhcp.handle_dhcp: DISCOVER -> OFFER, REQUEST -> ACK
   * srv6_ofapp.edge.arp.handle_arp: request for the gateway (reply), for a VM on
     this host (turned into unicast), for a VM on another host (reply; the
-    last port of its network, so the handler's scan of the network's ports
-    is as long as it gets)
+    last port of its network)
 
 and then the same frames through the adapter, SRv6OFApp._packet_in of
-srv6_ofapp/app.py, as OS-Ken would hand them over: the OpenFlow packet-in
+srv6_ofapp/edge/app.py, as OS-Ken would hand them over: the OpenFlow packet-in
 message parsed from its bytes, the adapter's lookups (port by in_port, the
 switch's local ports), the handler, and the packet-out serialized as
 Datapath.send_msg does.  What the adapter rows leave out: OS-Ken's event
@@ -25,11 +24,11 @@ Runs as root only, like the other benchmarks (nothing here needs it).
 """
 
 import argparse
-import collections
 import os
 import struct
 import sys
 import time
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -45,8 +44,11 @@ from scapy.layers.l2 import ARP, Ether  # noqa: E402
 from os_ken.ofproto import ofproto_parser as ofp_parser_lib  # noqa: E402
 from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser  # noqa: E402
 
-from srv6_ofapp.edge import arp, dhcp, pipeline  # noqa: E402
+from srv6_ofapp import config  # noqa: E402
+from srv6_ofapp.edge import arp, dhcp  # noqa: E402
 from srv6_ofapp.edge import app as app_lib  # noqa: E402
+from srv6_ofapp.edge.switch import SwitchState  # noqa: E402
+from srv6_ofapp.edge.tables import TABLE_ID  # noqa: E402
 from srv6_ofapp.replica import Replica  # noqa: E402
 from topology import naming  # noqa: E402
 
@@ -165,15 +167,12 @@ def packet_in_bytes(in_port, frame, table_id):
 
 
 def make_app(view, ofports):
-    """An SRv6OFApp with just what _packet_in needs (no store, no OS-Ken loop)."""
-    app = app_lib.SRv6OFApp.__new__(app_lib.SRv6OFApp)
-    app.view = view
-    app.gateway_mac = GATEWAY_MAC
-    app.dhcp_config = dhcp.DhcpConfig(gateway_mac=GATEWAY_MAC)
-    app.counters = collections.Counter()  # where app.py counted before srv6_ofapp.metrics
+    """An SRv6OFApp over ``view`` with one switch (no store, no OS-Ken loop)."""
+    config.register_opts()
+    app = app_lib.SRv6OFApp(runtime=types.SimpleNamespace(plugin=None, replica=view))
     datapath = FakeDatapath(DPID)
-    state = app_lib.SwitchState(datapath, DPID)
-    state.set_ports(ofports)
+    state = SwitchState(datapath, DPID)
+    state.ports.set_ports(ofports)
     app.switches = {DPID: state}
     return app, datapath
 
@@ -287,7 +286,7 @@ def run(args):
         rows.append([name, 'handler'] + measure(call, args.duration, args.repeat))
 
     for name, frame, event in cases:
-        table_id = pipeline.TABLE_ID['arp' if frame[12:14] == b'\x08\x06' else 'dhcp']
+        table_id = TABLE_ID['arp' if frame[12:14] == b'\x08\x06' else 'dhcp']
         raw = packet_in_bytes(client_ofport, frame, table_id)
         version, msg_type, msg_len, xid = struct.unpack_from('!BBHI', raw)
 
@@ -307,8 +306,8 @@ def run(args):
     print()
     print(report.table(['packet-in', 'path', 'calls', 'replies/s (best)', 'us/call (best)',
                         'us/call (median)'], rows))
-    print('handler = srv6_ofapp.edge.dhcp.handle_dhcp / srv6_ofapp.edge.arp.handle_arp on a prebuilt '
-          'frame (with a prebuilt local port map for ARP);')
+    print('handler = srv6_ofapp.edge.dhcp.handle_dhcp / srv6_ofapp.edge.arp.handle_arp on a '
+          'prebuilt frame (with a prebuilt local port map for ARP);')
     print('app._packet_in = + OpenFlow packet-in parse, the adapter\'s per-packet lookups '
           '(%d ports on the switch), packet-out serialization;'
           % len(ofports))

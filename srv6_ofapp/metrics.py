@@ -11,6 +11,12 @@ SWITCHES = prometheus_client.Gauge('srv6_ofapp_switches_connected',
                                    'OpenFlow switches connected now.')
 
 
+def register(events):
+    """Make ``events`` show in the exposition at 0 before they first happen."""
+    for event in events:
+        EVENTS.labels(event)
+
+
 def count(event, amount=1):
     if amount:
         EVENTS.labels(event).inc(amount)

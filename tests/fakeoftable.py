@@ -1,14 +1,19 @@
-"""Run packets through pipeline Flows without a switch (faucet's FakeOFTable idea).
+"""Run packets through Flows without a switch (faucet's FakeOFTable idea).
 
 A packet is a dict of OXM field names (in_port, eth_src, eth_dst, eth_type,
 arp_op, arp_spa, arp_tpa, arp_sha, arp_tha, ipv4_src, ipv4_dst, ip_proto,
 udp_dst, ...).  ``process`` returns what leaves the switch: a list of
 (port, packet) with port an OpenFlow port number or 'controller'.
+
+``FakeOFTable.through_the_wire(flows)`` first sends the flows the way the
+app does (ofmsg flow-mods, serialized and parsed back as a switch would,
+then read back as flow stats), so a flow that does not survive that trip
+fails here instead of on a real switch.
 """
 
 import ipaddress
 
-from srv6_ofapp.edge import pipeline
+from srv6_ofapp.edge.tables import TABLE_ID, TABLES
 
 
 def _field_matches(packet, field, wanted):
@@ -24,10 +29,20 @@ def _field_matches(packet, field, wanted):
 class FakeOFTable:
 
     def __init__(self, flows):
-        self.tables = {name: sorted((f for f in flows if f.table == name),
-                                    key=lambda f: -f.priority)
-                       for name in pipeline.TABLES}
+        flows = list(flows)
+        unreadable = [f for f in flows if f.instructions is None]
+        assert not unreadable, 'flows that did not read back: %s' % unreadable
+        self.tables = {table.name: sorted((f for f in flows if f.table == table.name),
+                                          key=lambda f: -f.priority)
+                       for table in TABLES}
         self.meters_hit = []
+
+    @classmethod
+    def through_the_wire(cls, flows):
+        from tests.fakeswitch import FakeSwitch
+        switch = FakeSwitch(1)
+        switch.install(flows)
+        return cls(switch.read_flows())
 
     def lookup(self, table, packet):
         for flow in self.tables[table]:
@@ -54,7 +69,7 @@ class FakeOFTable:
                 elif kind == 'write_metadata':
                     packet['metadata'] = instruction[1]
                 elif kind == 'goto':
-                    assert pipeline.TABLE_ID[instruction[1]] > pipeline.TABLE_ID[flow.table]
+                    assert TABLE_ID[instruction[1]] > TABLE_ID[flow.table]
                     table = instruction[1]
         return outputs
 

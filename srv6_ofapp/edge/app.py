@@ -1,17 +1,22 @@
-"""The OS-Ken application: ``srv6_ofapp.app``, loadable by name like any Ryu app.
+"""The OS-Ken application of the edge: ``srv6_ofapp.edge.app``, loadable by
+name like any Ryu app.
 
-A thin adapter (faucet's valve_ryuapp.py is the model): OpenFlow events
-in; the pure modules (pipeline, dhcp, arp) decide; flow-mods, meter-mods
-and packet-outs go out.
+A thin adapter (faucet's faucet.py over valve.py is the model): OpenFlow
+events in; the pure modules (pipeline and its features, arp, dhcp) decide;
+flow-mods, meter-mods and packet-outs go out.
 
 Reconcile, don't replay: when a switch connects, the app reads its ports,
 flows and meters, and sends only the difference from what the model wants
 (a reconnect with nothing changed sends nothing).  After that it keeps its
 own record of what the switch holds and, on every change of the model (the
-store's change feed) or of the switch's ports, sends the difference again.
+replica's feed) or of the switch's ports, sends the difference again.
+
+Threads: OpenFlow handlers run on OS-Ken's event thread and the replica's
+callbacks on its feed thread; both only compute and send messages.  What
+blocks (an OVSDB read, a port-status write that waits for the disk) runs on
+the edge's worker thread.
 """
 
-import collections
 import functools
 import logging
 import threading
@@ -21,16 +26,20 @@ from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,
                                        MAIN_DISPATCHER, set_ev_cls)
+from os_ken.lib.packet import ether_types
 from os_ken.ofproto import ofproto_v1_3
 
+from srv6_ofapp import metrics
+from srv6_ofapp import ovsdb
+from srv6_ofapp import runtime
+from srv6_ofapp.config import CONF
 from srv6_ofapp.edge import arp
 from srv6_ofapp.edge import dhcp
-from srv6_ofapp import metrics
-from srv6_ofapp import runtime
 from srv6_ofapp.edge import ofmsg
-from srv6_ofapp import ovsdb
 from srv6_ofapp.edge import pipeline
-from srv6_ofapp.config import CONF
+from srv6_ofapp.edge.flows import Meter, base_flows, flow_changes, flow_key, meter_changes
+from srv6_ofapp.edge.switch import SwitchState, dpid_str
+from srv6_ofapp.edge.worker import Worker
 from srv6_ofapp.replica import Replica
 from topology import naming
 
@@ -58,101 +67,60 @@ def guarded(handler):
     return wrapper
 
 
-def dpid_str(dpid):
-    """A datapath id as the hosts resource spells it: 16 hex digits."""
-    return '%016x' % dpid
-
-
-class SwitchState:
-    """What the app knows of one connected switch."""
-
-    def __init__(self, datapath, dpid):
-        self.datapath = datapath
-        self.dpid = dpid_str(dpid)
-        self.ofports = {}         # interface name -> OpenFlow port number
-        self.names = {}           # OpenFlow port number -> interface name
-        self.iface_ids = {}       # interface name -> port id, from OVSDB
-        self.flows = None         # {(table, priority, match): Flow} it holds
-        self.foreign = []         # flow-stats entries that are not ours
-        self.meters = None        # {meter id: Meter} it holds
-        self.metered = True
-        self.ports_known = False
-        self.last_resync = 0.0
-        self.resync_timer = None
-        self.meter_xid = None     # of the meter-config request in flight
-        self._parts = collections.defaultdict(list)
-        self.synced = False
-
-    def collect(self, kind, msg):
-        """Gather a multipart reply; the whole body once the last part is in."""
-        self._parts[kind].extend(msg.body)
-        if msg.flags & self.datapath.ofproto.OFPMPF_REPLY_MORE:
-            return None
-        return self._parts.pop(kind)
-
-    def set_ports(self, ofports):
-        self.ofports = dict(ofports)
-        self.names = {number: name for name, number in self.ofports.items()}
-
-    def add_port(self, name, number):
-        self.ofports[name] = number
-        self.names[number] = name
-
-    def remove_port(self, name):
-        number = self.ofports.pop(name, None)
-        self.names.pop(number, None)
-
-    def ofport_of(self, port_id):
-        """The OpenFlow port of a model port on this switch, or None."""
-        number = self.ofports.get(naming.tap_name(port_id))
-        if number is None:
-            for name, iface_id in self.iface_ids.items():
-                if iface_id == port_id:
-                    return self.ofports.get(name)
-        return number
-
-
 class SRv6OFApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {'runtime': runtime.Runtime}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.runtime = kwargs['runtime']
-        self.store = self.runtime.store
-        self.plugin = self.runtime.plugin
-        self.gateway_mac = CONF.gateway_mac
+        shared = kwargs['runtime']
+        self.plugin = shared.plugin
+        self.replica = shared.replica
+        self.config = pipeline.EdgeConfig(CONF.gateway_mac, CONF.arp_responder,
+                                          CONF.packet_in_rate, CONF.packet_in_burst)
         self.dhcp_config = dhcp.DhcpConfig(gateway_mac=CONF.gateway_mac,
                                            domain=CONF.dhcp_domain,
                                            lease_time=CONF.dhcp_lease_time)
         self.switches = {}
         self.lock = threading.RLock()
-        self.view = self.runtime.replica
-        self.view.subscribe(self._model_changed)
+        self.worker = Worker('edge-worker')
+        metrics.register(dhcp.EVENTS + tuple(arp.EVENTS.values()))
+        self.replica.subscribe(self._model_changed)
 
-    # -- model changes (the store's feed thread) ----------------------------
+    def close(self):
+        self.worker.stop()
+
+    # -- model changes (the replica's feed thread) ---------------------------
 
     def _model_changed(self, change):
         if Replica.status_only(change):
             return
-        if change is not None and change.kind == 'hosts':
+        for state in self._switches_of_host(change):
             # A host registered (or changed) after its switch connected: its
-            # OVSDB may name ports by iface-id, and its ports' status is ours.
-            self._host_changed(change.new or change.old)
+            # OVSDB may name ports by iface-id.
+            self._refresh_iface_ids(state)
         self._reconcile_all()
+        if change is None or change.kind in ('hosts', 'ports'):
+            # Which ports are bound here, or on a switch, may have changed.
+            for state in self._synced_switches():
+                self._report_port_status_later(state)
 
-    def _host_changed(self, host):
+    def _switches_of_host(self, change):
+        """The synced switches a host change concerns (all, after a reload)."""
+        if change is not None and change.kind != 'hosts':
+            return []
+        dpids = None if change is None else {
+            doc['datapath_id'] for doc in (change.old, change.new) if doc is not None}
+        return [state for state in self._synced_switches()
+                if dpids is None or state.dpid in dpids]
+
+    def _synced_switches(self):
         with self.lock:
-            states = [s for s in self.switches.values()
-                      if s.synced and s.dpid == host['datapath_id']]
-            for state in states:
-                self._read_iface_ids(state)
-        for state in states:
-            self._report_port_status(state)
+            return [state for state in self.switches.values() if state.synced]
 
     def _reconcile_all(self):
         with self.lock:
-            for state in list(self.switches.values()):
+            for state in self.switches.values():
                 if state.synced:
                     self._reconcile(state)
 
@@ -167,17 +135,17 @@ class SRv6OFApp(app_manager.OSKenApp):
         # yet: the features reply carries the id.
         dpid = ev.msg.datapath_id
         with self.lock:
-            self.switches[dpid] = SwitchState(datapath, dpid)
+            state = self.switches[dpid] = SwitchState(datapath, dpid)
             metrics.SWITCHES.set(len(self.switches))
-        host = self.view.host_by_dpid(dpid_str(dpid))
+        host = self.replica.host_by_dpid(state.dpid)
         if host is None:
             LOG.warning('unknown datapath %s connected; no host has this datapath_id, '
-                        'keeping it at drop-all', dpid_str(dpid))
+                        'keeping it at drop-all', state.dpid)
         else:
-            LOG.info('datapath %s connected: host %s', dpid_str(dpid), host['name'])
+            LOG.info('datapath %s connected: host %s', state.dpid, host['name'])
         datapath.send_msg(parser.OFPPortDescStatsRequest(datapath, 0))
         datapath.send_msg(parser.OFPFlowStatsRequest(datapath, 0, ofp.OFPTT_ALL))
-        self._request_meters(self.switches[dpid])
+        self._request_meters(state)
         metrics.count('switch_connected')
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
@@ -194,56 +162,53 @@ class SRv6OFApp(app_manager.OSKenApp):
                 metrics.count('switch_disconnected')
 
     def _state(self, datapath):
+        """The state of ``datapath``'s current connection, or None."""
         state = self.switches.get(datapath.id)
         return state if state is not None and state.datapath is datapath else None
+
+    def _collect(self, kind, msg):
+        """(state, body) once the last part of a multipart reply is in, else
+        (None, None)."""
+        state = self._state(msg.datapath)
+        body = state and state.collect(kind, msg)
+        return (state, body) if body is not None else (None, None)
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     @guarded
     def port_desc_handler(self, ev):
         with self.lock:
-            state = self._state(ev.msg.datapath)
-            body = state and state.collect('ports', ev.msg)
-            if body is None:
+            state, body = self._collect('ports', ev.msg)
+            if state is None:
                 return
             ofp = state.datapath.ofproto
-            state.set_ports({p.name.decode(errors='replace'): p.port_no for p in body
-                             if p.port_no <= ofp.OFPP_MAX})
-            self._read_iface_ids(state)
+            state.ports.set_ports({p.name.decode(errors='replace'): p.port_no for p in body
+                                   if p.port_no <= ofp.OFPP_MAX})
             state.ports_known = True
-            self._maybe_synced(state)
+            self._refresh_iface_ids(state)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     @guarded
     def flow_stats_handler(self, ev):
         with self.lock:
-            state = self._state(ev.msg.datapath)
-            body = state and state.collect('flows', ev.msg)
-            if body is None:
+            state, body = self._collect('flows', ev.msg)
+            if state is None:
                 return
             ofp = state.datapath.ofproto
-            state.flows, state.foreign = {}, []
-            for stat in body:
-                flow = ofmsg.flow_from_stats(ofp, stat)
-                if flow is None:
-                    state.foreign.append(stat)
-                else:
-                    state.flows[pipeline.flow_key(flow)] = flow
+            flows = (ofmsg.flow_from_stats(ofp, stat) for stat in body)
+            state.flows = {flow_key(flow): flow for flow in flows}
             self._maybe_synced(state)
 
     @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
     @guarded
     def meter_config_handler(self, ev):
         with self.lock:
-            state = self._state(ev.msg.datapath)
-            body = state and state.collect('meters', ev.msg)
-            if body is None:
+            state, body = self._collect('meters', ev.msg)
+            if state is None:
                 return
             ofp = state.datapath.ofproto
-            state.meters = {}
-            for config in body:
-                meter = ofmsg.meter_from_stats(ofp, config)
-                # A meter not ours is replaced (same id) or deleted.
-                state.meters[config.meter_id] = meter
+            # A meter not ours reads back as None: replaced (same id) or deleted.
+            state.meters = {config.meter_id: ofmsg.meter_from_stats(ofp, config)
+                            for config in body}
             self._maybe_synced(state)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
@@ -265,17 +230,19 @@ class SRv6OFApp(app_manager.OSKenApp):
             LOG.error('datapath %s reported error type %d code %d',
                       dpid_str(msg.datapath.id), msg.type, msg.code)
             if state is not None and state.synced:
-                # Our record of its flows may now be wrong: read them again
-                # and send the difference, as on a reconnect -- at most every
-                # RESYNC_HOLDDOWN seconds, should it refuse a flow every time.
-                wait = state.last_resync + RESYNC_HOLDDOWN - time.monotonic()
-                if wait <= 0:
-                    self._resync(state)
-                elif state.resync_timer is None:
-                    state.resync_timer = threading.Timer(wait, self._deferred_resync,
-                                                         (state,))
-                    state.resync_timer.daemon = True
-                    state.resync_timer.start()
+                self._resync_soon(state)
+
+    def _resync_soon(self, state):
+        """Our record of the switch's flows may be wrong after an error: read
+        them again and send the difference, as on a reconnect -- at most every
+        RESYNC_HOLDDOWN seconds, should it refuse a flow every time."""
+        wait = state.last_resync + RESYNC_HOLDDOWN - time.monotonic()
+        if wait <= 0:
+            self._resync(state)
+        elif state.resync_timer is None:
+            state.resync_timer = threading.Timer(wait, self._deferred_resync, (state,))
+            state.resync_timer.daemon = True
+            state.resync_timer.start()
 
     def _deferred_resync(self, state):
         with self.lock:
@@ -303,22 +270,14 @@ class SRv6OFApp(app_manager.OSKenApp):
             self._request_meters(state)
         metrics.count('switch_resync')
 
-    def _read_iface_ids(self, state):
-        host = self.view.host_by_dpid(state.dpid)
-        if host and host.get('ovsdb'):
-            found = ovsdb.iface_ids(host['ovsdb'])
-            if found is not None:
-                state.iface_ids = found
-
     def _maybe_synced(self, state):
-        if state.synced or not state.ports_known or state.flows is None \
-                or state.meters is None:
+        if state.synced or not state.known:
             return
         state.synced = True
         sent = self._reconcile(state)
         LOG.info('datapath %s synced: %d flows held, %d messages sent', state.dpid,
                  len(state.flows), sent)
-        self._report_port_status(state)
+        self._report_port_status_later(state)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     @guarded
@@ -330,56 +289,104 @@ class SRv6OFApp(app_manager.OSKenApp):
             state = self._state(msg.datapath)
             if state is None:
                 return
-            if msg.reason == ofp.OFPPR_DELETE:
-                state.remove_port(name)
-            elif msg.desc.port_no <= ofp.OFPP_MAX:
-                state.add_port(name, msg.desc.port_no)
-                # Ports found by name (a model port's tap, a gateway port)
-                # need no (slow) OVSDB read; other names may carry an iface-id.
-                if (msg.reason == ofp.OFPPR_ADD and name not in state.iface_ids and
-                        not name.startswith(naming.GATEWAY_PREFIX) and
-                        self.view.port_by_ifname(name) is None):
-                    self._read_iface_ids(state)
             metrics.count('port_status')
+            if msg.reason == ofp.OFPPR_DELETE:
+                state.ports.remove(name)
+            elif msg.desc.port_no <= ofp.OFPP_MAX:
+                state.ports.add(name, msg.desc.port_no)
+                # Ports found by name (a model port's tap, a gateway port)
+                # need no OVSDB read; other names may carry an iface-id.
+                if (msg.reason == ofp.OFPPR_ADD and name not in state.ports.iface_ids and
+                        not name.startswith(naming.GATEWAY_PREFIX) and
+                        self.replica.port_by_ifname(name) is None):
+                    self._refresh_iface_ids(state)
             if state.synced:
                 self._reconcile(state)
-        if state.synced:
+                self._report_port_status_later(state)
+
+    # -- the host's OVSDB and port statuses (worker thread) ---------------------
+
+    def _refresh_iface_ids(self, state):
+        """Read which interfaces carry which ports by iface-id, off this thread;
+        then reconcile (or finish syncing) and report the ports' status."""
+        host = self.replica.host_by_dpid(state.dpid)
+        target = host and host.get('ovsdb')
+        if not target:
+            # Ports are found by tap name alone; what an earlier read found
+            # stays, as when the database cannot be read.
+            with self.lock:
+                state.iface_ids_known = True
+                self._maybe_synced(state)
+            return
+        self.worker.submit(('iface_ids', state.dpid),
+                           functools.partial(self._read_iface_ids, state, target))
+
+    def _read_iface_ids(self, state, target):
+        found = ovsdb.iface_ids(target)
+        with self.lock:
+            if self._state(state.datapath) is not state:
+                return
+            was_synced = state.synced
+            if found is not None and found != state.ports.iface_ids:
+                state.ports.set_iface_ids(found)
+                if was_synced:
+                    self._reconcile(state)
+            state.iface_ids_known = True
+            self._maybe_synced(state)  # reports the ports' status once synced
+        if was_synced:
             self._report_port_status(state)
+
+    def _report_port_status_later(self, state):
+        self.worker.submit(('status', state.dpid),
+                           functools.partial(self._report_port_status, state))
+
+    def _report_port_status(self, state):
+        """Ports whose interface is on the switch are ACTIVE; ports bound to
+        its host whose interface is not are DOWN."""
+        with self.lock:
+            if self._state(state.datapath) is not state or not state.synced:
+                return
+            ports = state.ports.copy()
+        with self.replica.lock:
+            host = self.replica.host_by_dpid(state.dpid)
+            present = {lp.port['id'] for lp in ports.local_ports(self.replica)}
+            bound = {port['id'] for port in self.replica.ports_on(host['name'])} \
+                if host else set()
+        statuses = {port_id: 'ACTIVE' for port_id in present}
+        statuses.update({port_id: 'DOWN' for port_id in bound - present})
+        if statuses:
+            # One transaction for the whole switch; it writes (and fsyncs)
+            # only the ports whose status changed.
+            self.plugin.set_port_statuses(statuses)
 
     # -- reconciliation --------------------------------------------------------
 
     def _desired(self, state):
-        with self.view.lock:
-            if self.view.host_by_dpid(state.dpid) is None:
-                return set(pipeline.base_flows()), {}
-            flows = pipeline.switch_flows(self.view, state.ofports, self.gateway_mac,
-                                          state.metered, CONF.arp_responder, state.iface_ids)
-            meters = (pipeline.meters(self.view, state.ofports, CONF.packet_in_rate,
-                                      CONF.packet_in_burst, state.iface_ids)
-                      if state.metered else {})
-        return flows, meters
+        """(flows, meters) the model wants on the switch."""
+        if self.replica.host_by_dpid(state.dpid) is None:
+            return set(base_flows()), {}
+        switch = pipeline.Switch(self.replica, state.ports, self.config, state.metered)
+        with self.replica.lock:
+            return pipeline.switch_flows(switch), pipeline.meters(switch)
 
     def _reconcile(self, state):
         """Send the switch the difference to the model; returns messages sent."""
         datapath = state.datapath
         ofp = datapath.ofproto
         flows, meters = self._desired(state)
-        adds, deletes = pipeline.flow_changes(flows, state.flows.values())
-        meter_adds, meter_mods, meter_deletes = pipeline.meter_changes(meters, state.meters)
-        messages = []
+        adds, deletes = flow_changes(flows, state.flows.values())
+        meter_adds, meter_mods, meter_deletes = meter_changes(meters, state.meters)
         # Meters before the flows that use them; deletes after the flows
         # that replace them, so traffic never falls between two flows.
-        messages += [ofmsg.meter_mod(datapath, m, ofp.OFPMC_ADD) for m in meter_adds]
-        messages += [ofmsg.meter_mod(datapath, m, ofp.OFPMC_MODIFY) for m in meter_mods]
-        messages += [ofmsg.flow_mod(datapath, f, ofp.OFPFC_ADD) for f in adds]
-        messages += [ofmsg.flow_mod(datapath, f, ofp.OFPFC_DELETE_STRICT) for f in deletes]
-        messages += [ofmsg.delete_stat(datapath, stat) for stat in state.foreign]
-        messages += [ofmsg.meter_mod(datapath, pipeline.Meter(i, 0, 0), ofp.OFPMC_DELETE)
-                     for i in meter_deletes]
+        messages = ([ofmsg.meter_mod(datapath, m, ofp.OFPMC_ADD) for m in meter_adds] +
+                    [ofmsg.meter_mod(datapath, m, ofp.OFPMC_MODIFY) for m in meter_mods] +
+                    [ofmsg.flow_mod(datapath, f, ofp.OFPFC_ADD) for f in adds] +
+                    [ofmsg.flow_mod(datapath, f, ofp.OFPFC_DELETE_STRICT) for f in deletes] +
+                    [ofmsg.meter_mod(datapath, Meter(i, 0, 0), ofp.OFPMC_DELETE)
+                     for i in meter_deletes])
         if LOG.isEnabledFor(logging.DEBUG):
-            for change in (['add %s (had %s)' % (f, state.flows.get(pipeline.flow_key(f)))
-                            for f in adds] + ['delete %s' % (f,) for f in deletes] +
-                           ['foreign %s' % (s,) for s in state.foreign] +
+            for change in (['add %s (had %s)' % (f, state.flows.get(flow_key(f))) for f in adds] +
+                           ['delete %s' % (f,) for f in deletes] +
                            ['meter add %s' % (m,) for m in meter_adds] +
                            ['meter modify %s (had %s)' % (m, state.meters[m.meter_id])
                             for m in meter_mods] +
@@ -387,30 +394,11 @@ class SRv6OFApp(app_manager.OSKenApp):
                 LOG.debug('datapath %s: %s', state.dpid, change)
         for message in messages:
             datapath.send_msg(message)
-        metrics.count('flow_mods', len(adds) + len(deletes) + len(state.foreign))
-        state.flows = {pipeline.flow_key(f): f for f in flows}
-        state.foreign = []
-        state.meters = dict(meters)
+        metrics.count('flow_mods', len(adds) + len(deletes))
         metrics.count('meter_mods', len(meter_adds) + len(meter_mods) + len(meter_deletes))
+        state.flows = {flow_key(f): f for f in flows}
+        state.meters = dict(meters)
         return len(messages)
-
-    def _report_port_status(self, state):
-        """Ports whose tap is on the switch are ACTIVE; ports bound to its
-        host whose tap is not are DOWN."""
-        with self.lock:  # the event thread changes these
-            ofports, iface_ids = dict(state.ofports), dict(state.iface_ids)
-        with self.view.lock:
-            host = self.view.host_by_dpid(state.dpid)
-            present = {lp.port['id'] for lp in
-                       pipeline.local_ports(self.view, ofports, iface_ids)}
-            bound = {p['id'] for p in self.view.docs['ports'].values()
-                     if host and p['binding:host_id'] == host['name']}
-        statuses = {port_id: 'ACTIVE' for port_id in present}
-        statuses.update({port_id: 'DOWN' for port_id in bound - present})
-        if statuses:
-            # One transaction for the whole switch; it writes (and fsyncs)
-            # only the ports whose status changed.
-            self.plugin.set_port_statuses(statuses)
 
     # -- packet-in ---------------------------------------------------------------
 
@@ -426,26 +414,25 @@ class SRv6OFApp(app_manager.OSKenApp):
         if state is None:
             return
         in_port = msg.match['in_port']
-        name = state.names.get(in_port, '')
-        port = self.view.port_by_ifname(name) or self.view.port(state.iface_ids.get(name))
+        port = state.ports.port_at(self.replica, in_port)
         if port is None:
             metrics.count('packet_in_unknown_port')
             return
         frame = bytes(msg.data)
         eth_type = int.from_bytes(frame[ETH_TYPE_OFFSET:ETH_TYPE_OFFSET + 2], 'big')
-        with self.view.lock:
-            if eth_type == pipeline.ETH_TYPE_ARP:
-                reply, event = arp.handle_arp(frame, port['network_id'], self.view,
-                                              state.ofport_of, self.gateway_mac)
-                out_port = in_port if reply is None or reply.out_port is None \
-                    else reply.out_port
+        out_port = in_port
+        with self.replica.lock:
+            if eth_type == ether_types.ETH_TYPE_ARP:
+                reply, event = arp.handle_arp(frame, port['network_id'], self.replica,
+                                              state.ports.ofport_of, self.config.gateway_mac)
+                if reply is not None and reply.out_port is not None:
+                    out_port = reply.out_port
                 frame_out = reply and reply.frame
-            elif eth_type == pipeline.ETH_TYPE_IP:
-                network = self.view.network(port['network_id'])
+            elif eth_type == ether_types.ETH_TYPE_IP:
+                network_id = port['network_id']
                 frame_out, event = dhcp.handle_dhcp(
-                    frame, port, network, self.view.subnets_of(port['network_id']),
-                    self.dhcp_config)
-                out_port = in_port
+                    frame, port, self.replica.network(network_id),
+                    self.replica.subnets_of(network_id), self.dhcp_config)
             else:
                 frame_out, event = None, 'packet_in_unexpected'
         metrics.count(event)

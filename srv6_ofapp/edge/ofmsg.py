@@ -1,14 +1,16 @@
-"""Translation between pipeline Flows/Meters and OpenFlow 1.3 messages.
+"""Translation between Flows/Meters (flows.py) and OpenFlow 1.3 messages.
 
 Both directions: flow-mods and meter-mods out, and flows read back from a
 switch's flow and meter statistics, so that reconciliation compares like
-with like.  A switch entry that does not translate (someone else's flow)
-comes back as None and is removed.
+with like.  A flow entry always reads back with its key (table, priority,
+match), so that reconciliation replaces or deletes exactly that entry;
+instructions that do not translate (someone else's flow, another version's)
+read back as None.
 """
 
-from srv6_ofapp.edge import pipeline
+from srv6_ofapp.edge.flows import Flow, Meter
+from srv6_ofapp.edge.tables import TABLE_ID, TABLE_NAME
 
-TABLE_NAME = {number: name for name, number in pipeline.TABLE_ID.items()}
 ALL_ONES_64 = 0xffffffffffffffff
 
 
@@ -40,28 +42,23 @@ def instructions(parser, ofp, flow):
         elif kind == 'write_metadata':
             result.append(parser.OFPInstructionWriteMetadata(instruction[1], ALL_ONES_64))
         elif kind == 'goto':
-            result.append(parser.OFPInstructionGotoTable(pipeline.TABLE_ID[instruction[1]]))
+            result.append(parser.OFPInstructionGotoTable(TABLE_ID[instruction[1]]))
         else:
             raise ValueError('unknown instruction %r' % (instruction,))
     return result
 
 
 def flow_mod(datapath, flow, command):
-    """An OFPFlowMod that adds (replaces) or strictly deletes ``flow``."""
+    """An OFPFlowMod that adds (replaces) or strictly deletes ``flow``; a
+    delete needs only its key, so it also removes flows read back from
+    tables we do not use or with instructions we cannot read."""
     ofp, parser = datapath.ofproto, datapath.ofproto_parser
+    add = command == ofp.OFPFC_ADD
     return parser.OFPFlowMod(
-        datapath, cookie=flow.cookie, table_id=pipeline.TABLE_ID[flow.table],
+        datapath, cookie=flow.cookie, table_id=TABLE_ID.get(flow.table, flow.table),
         command=command, priority=flow.priority, match=parser.OFPMatch(**dict(flow.match)),
-        instructions=instructions(parser, ofp, flow) if command == ofp.OFPFC_ADD else [],
+        instructions=instructions(parser, ofp, flow) if add else [],
         out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
-
-
-def delete_stat(datapath, stat):
-    """Strictly delete the switch's flow that ``stat`` describes."""
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    return parser.OFPFlowMod(datapath, table_id=stat.table_id, command=ofp.OFPFC_DELETE_STRICT,
-                             priority=stat.priority, match=stat.match,
-                             out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
 
 
 def meter_mod(datapath, meter, command):
@@ -94,12 +91,17 @@ def _oxm_name(field):
 
 
 def flow_from_stats(ofp, stat):
-    """The Flow of one flow-stats entry, or None if it is not one of ours."""
-    table = TABLE_NAME.get(stat.table_id)
-    if table is None:
-        return None
+    """The Flow of one flow-stats entry: its table by name when it is one of
+    ours (else its id), its instructions None when they do not translate."""
+    match = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                         for k, v in stat.match.items()))
+    return Flow(TABLE_NAME.get(stat.table_id, stat.table_id), stat.priority, match,
+                _instructions_back(ofp, stat.instructions), stat.cookie)
+
+
+def _instructions_back(ofp, stat_instructions):
     result = []
-    for instruction in stat.instructions:
+    for instruction in stat_instructions:
         name = type(instruction).__name__
         if name == 'OFPInstructionMeter':
             result.append(('meter', instruction.meter_id))
@@ -115,9 +117,7 @@ def flow_from_stats(ofp, stat):
             result.append(('goto', TABLE_NAME[instruction.table_id]))
         else:
             return None
-    match = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                         for k, v in stat.match.items()))
-    return pipeline.Flow(table, stat.priority, match, tuple(result), stat.cookie)
+    return tuple(result)
 
 
 def meter_from_stats(ofp, config):
@@ -125,4 +125,4 @@ def meter_from_stats(ofp, config):
     if (len(config.bands) != 1 or type(config.bands[0]).__name__ != 'OFPMeterBandDrop' or
             config.flags != ofp.OFPMF_PKTPS | ofp.OFPMF_BURST):
         return None
-    return pipeline.Meter(config.meter_id, config.bands[0].rate, config.bands[0].burst_size)
+    return Meter(config.meter_id, config.bands[0].rate, config.bands[0].burst_size)

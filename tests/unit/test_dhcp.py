@@ -11,6 +11,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import mac2str
 
 from srv6_ofapp.edge import dhcp
+from srv6_ofapp.edge import dhcp_options
 
 CLIENT_MAC = 'fa:16:3e:11:22:33'
 OTHER_MAC = 'fa:16:3e:99:99:99'
@@ -149,10 +150,10 @@ def test_a_default_host_route_replaces_the_gateway_default():
 
 
 def test_classless_route_encoding_uses_only_significant_octets():
-    assert dhcp.classless_routes([('10.17.0.0/16', '10.0.0.1')]) == bytes(
+    assert dhcp_options.classless_routes([('10.17.0.0/16', '10.0.0.1')]) == bytes(
         [16, 10, 17, 10, 0, 0, 1])
-    assert dhcp.classless_routes([('0.0.0.0/0', '10.0.0.1')]) == bytes([0, 10, 0, 0, 1])
-    assert dhcp.classless_routes([('10.229.0.128/25', '10.0.0.1')]) == bytes(
+    assert dhcp_options.classless_routes([('0.0.0.0/0', '10.0.0.1')]) == bytes([0, 10, 0, 0, 1])
+    assert dhcp_options.classless_routes([('10.229.0.128/25', '10.0.0.1')]) == bytes(
         [25, 10, 229, 0, 128, 10, 0, 0, 1])
 
 

@@ -4,12 +4,15 @@ import uuid
 
 import pytest
 
+from srv6_ofapp.edge import flows as flows_lib
 from srv6_ofapp.edge import pipeline
 from srv6_ofapp.replica import Replica
 from tests.fakeoftable import FakeOFTable
 from topology import naming
+from topology.switch_ports import LocalPort, SwitchPorts
 
 GW_MAC = 'fa:16:3f:00:00:01'
+CONFIG = pipeline.EdgeConfig(GW_MAC)
 BCAST = 'ff:ff:ff:ff:ff:ff'
 
 
@@ -57,9 +60,16 @@ class World:
             'ports': [self.a1, self.a2, self.a_remote, self.b1] + list(extra_ports),
             'hosts': [{'id': _id(), 'name': 'hv1', 'datapath_id': '0000000000000001'}]})
 
-    def table(self, view=None, ofports=None):
-        return FakeOFTable(pipeline.switch_flows(view or self.view(),
-                                                 ofports or self.ofports, GW_MAC))
+    def switch(self, view=None, ofports=None, iface_ids=None, **config):
+        return pipeline.Switch(view or self.view(), SwitchPorts(ofports or self.ofports, iface_ids),
+                               CONFIG._replace(**config), True)
+
+    def flows(self, **switch):
+        return pipeline.switch_flows(self.switch(**switch))
+
+    def table(self, **switch):
+        """The switch's flows, sent through the wire and read back, ready to run."""
+        return FakeOFTable.through_the_wire(self.flows(**switch))
 
 
 @pytest.fixture
@@ -158,8 +168,8 @@ def test_dhcp_goes_to_the_controller_metered(world):
     renew = dict(discover, ipv4_src='10.0.0.12', ipv4_dst='10.0.0.1', eth_dst=GW_MAC)
     assert [p for p, _ in table.process(renew)] == ['controller']
     assert table.meters_hit == [2, 2]
-    assert pipeline.meters(world.view(), world.ofports) == {
-        n: pipeline.Meter(n, pipeline.PACKET_IN_RATE_PPS, pipeline.PACKET_IN_BURST)
+    assert pipeline.meters(world.switch()) == {
+        n: flows_lib.Meter(n, pipeline.PACKET_IN_RATE_PPS, pipeline.PACKET_IN_BURST)
         for n in (1, 2, 3)}
 
 
@@ -207,52 +217,51 @@ def test_admin_down_port_gets_no_flows(world):
 
 
 def test_every_flow_has_a_cookie_naming_its_resource(world):
-    flows = pipeline.switch_flows(world.view(), world.ofports, GW_MAC)
+    flows = world.flows()
     kinds = {f.cookie >> 56 for f in flows}
-    assert kinds == {pipeline.COOKIE_SWITCH, pipeline.COOKIE_NETWORK, pipeline.COOKIE_PORT}
-    a1_cookie = pipeline.cookie(pipeline.COOKIE_PORT, world.a1['id'])
+    assert kinds == {flows_lib.COOKIE_SWITCH, flows_lib.COOKIE_NETWORK, flows_lib.COOKIE_PORT}
+    a1_cookie = flows_lib.cookie(flows_lib.COOKIE_PORT, world.a1['id'])
     assert any(f.cookie == a1_cookie and ('in_port', 1) in f.match for f in flows)
 
 
 def test_unknown_switch_holds_only_drops():
-    flows = pipeline.base_flows()
+    flows = flows_lib.base_flows()
     assert all(f.instructions == () for f in flows)
-    assert FakeOFTable(flows).process({'in_port': 1, 'eth_type': 0x0800}) == []
+    assert FakeOFTable.through_the_wire(flows).process({'in_port': 1, 'eth_type': 0x0800}) == []
 
 
 def test_no_change_means_no_messages(world):
-    flows = pipeline.switch_flows(world.view(), world.ofports, GW_MAC)
-    assert pipeline.flow_changes(flows, list(flows)) == ([], [])
+    flows = world.flows()
+    assert flows_lib.flow_changes(flows, list(flows)) == ([], [])
 
 
 def test_a_change_is_an_in_place_replace_or_a_delete(world):
-    before = pipeline.switch_flows(world.view(), world.ofports, GW_MAC)
+    before = world.flows()
     world.a2['fixed_ips'][0]['ip_address'] = '10.0.0.22'
-    after = pipeline.switch_flows(world.view(), world.ofports, GW_MAC)
-    adds, deletes = pipeline.flow_changes(after, list(before))
+    after = world.flows()
+    adds, deletes = flows_lib.flow_changes(after, list(before))
     assert adds and deletes
     assert all(f in after for f in adds) and all(f in before for f in deletes)
     # Nothing that stays the same is touched.
     assert not set(adds) & before and not set(deletes) & after
     removed_port = dict(world.ofports)
     del removed_port[naming.tap_name(world.a2['id'])]
-    gone = pipeline.switch_flows(world.view(), removed_port, GW_MAC)
-    adds, deletes = pipeline.flow_changes(gone, list(after))
-    a2_cookie = pipeline.cookie(pipeline.COOKIE_PORT, world.a2['id'])
+    gone = world.flows(ofports=removed_port)
+    adds, deletes = flows_lib.flow_changes(gone, list(after))
+    a2_cookie = flows_lib.cookie(flows_lib.COOKIE_PORT, world.a2['id'])
     assert any(f.cookie == a2_cookie for f in deletes)
     assert not any(f.cookie == a2_cookie for f in gone)
 
 
 def test_meter_changes():
-    m1, m2 = pipeline.Meter(1, 100, 50), pipeline.Meter(2, 100, 50)
-    assert pipeline.meter_changes({1: m1}, {1: m1}) == ([], [], [])
-    assert pipeline.meter_changes({1: m1, 2: m2}, {1: pipeline.Meter(1, 5, 5), 7: None}) == (
+    m1, m2 = flows_lib.Meter(1, 100, 50), flows_lib.Meter(2, 100, 50)
+    assert flows_lib.meter_changes({1: m1}, {1: m1}) == ([], [], [])
+    assert flows_lib.meter_changes({1: m1, 2: m2}, {1: flows_lib.Meter(1, 5, 5), 7: None}) == (
         [m2], [m1], [7])
 
 
 def test_without_responder_flows_every_arp_request_is_a_packet_in(world):
-    table = FakeOFTable(pipeline.switch_flows(world.view(), world.ofports, GW_MAC,
-                                              arp_responder=False))
+    table = world.table(arp_responder=False)
     for target in ('10.0.0.1', '10.0.0.12', '10.0.0.13'):
         assert [p for p, _ in table.process(arp_request(1, world.a1, target))] == \
             ['controller']
@@ -262,9 +271,10 @@ def test_without_responder_flows_every_arp_request_is_a_packet_in(world):
 
 def test_a_port_is_also_found_by_its_iface_id(world):
     ofports = {'vm-a1-eth0': 7}
-    assert pipeline.local_ports(world.view(), ofports) == []
-    found = pipeline.local_ports(world.view(), ofports, {'vm-a1-eth0': world.a1['id']})
-    assert found == [pipeline.LocalPort(world.a1, 7)]
-    table = FakeOFTable(pipeline.switch_flows(world.view(), ofports, GW_MAC,
-                                              iface_ids={'vm-a1-eth0': world.a1['id']}))
+    assert SwitchPorts(ofports).local_ports(world.view()) == []
+    ports = SwitchPorts(ofports, {'vm-a1-eth0': world.a1['id']})
+    assert ports.local_ports(world.view()) == [LocalPort(world.a1, 7)]
+    assert ports.ofport_of(world.a1['id']) == 7
+    assert ports.port_at(world.view(), 7) == world.a1
+    table = world.table(ofports=ofports, iface_ids={'vm-a1-eth0': world.a1['id']})
     assert [p for p, _ in table.process(arp_request(7, world.a1, '10.0.0.1'))] == [7]
