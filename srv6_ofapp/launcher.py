@@ -1,5 +1,6 @@
-"""``srv6-ofapp``: run srv6_ofapp.app and the REST API in one process,
-launched like ryu-manager (same flag names, config files, positional apps).
+"""``srv6-ofapp``: run the edge (srv6_ofapp.edge.app), the host agent and
+the REST API in one process, launched like ryu-manager (same flag names,
+config files, positional apps).
 """
 
 import contextlib
@@ -42,6 +43,19 @@ class RestServer:
         # An empty socket map ends the server's loop.
         wasyncore.close_all(self._server._map)
         self._thread.join(timeout=5)
+
+
+def close_apps(app_mgr):
+    """Let each application finish its background work (the edge's status
+    writes, the agent's netlink sockets) before the store closes.  Not
+    AppManager.close(): OS-Ken's native hub cannot stop the apps' threads."""
+    for app in list(app_mgr.applications.values()):
+        close = getattr(app, 'close', None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                logging.getLogger(PROG).exception('closing %s failed', app.name)
 
 
 def fail(message, code=1):
@@ -118,6 +132,7 @@ def main(argv=None):
     finally:
         logging.getLogger(PROG).info('stopping')
         rest.stop()  # finishes the requests in flight, accepts no more
+        close_apps(app_mgr)
         runtime.close()
         if CONF.pid_file:
             try:

@@ -117,24 +117,51 @@ def test_udhcpc_and_dhclient_get_and_apply_the_ports_settings(edge, vms):
         assert count and float(count.group(1)) >= 1, event
 
 
-def test_renewal_is_answered_by_unicast(edge, vms):
-    [vm] = make_vms(edge, vms, edge.network())
-    vm.udhcpc()
+def renew_by_unicast(vm, server_id):
+    """busybox udhcpc takes a lease, then renews it on SIGUSR1: the renewing
+    REQUEST goes by unicast to the server identifier.  Asserts it got its
+    answer."""
     script = os.path.join(vm.dir, 'udhcpc-hook.sh')
     records = os.path.join(vm.dir, 'udhcpc-records')
     before = len(netlab.read_records(records))
     capture = vm.capture('udp port 67')
     proc = vm.spawn(['udhcpc', '-f', '-i', vm.ifname, '-s', script, '-t', '3', '-T', '1'],
                     'udhcpc-daemon.log', env={'PATH': netlab.PATH})
-    netlab._wait(lambda: any(event == 'bound' for event, _ in
-                             netlab.read_records(records)[before:]), 10, 'first lease')
-    seen = len(netlab.read_records(records))
-    proc.send_signal(signal.SIGUSR1)  # busybox udhcpc: renew now
-    netlab._wait(lambda: any(event == 'renew' for event, _ in
-                             netlab.read_records(records)[seen:]), 10, 'renewal')
+    try:
+        netlab._wait(lambda: any(event == 'bound' for event, _ in
+                                 netlab.read_records(records)[before:]), 10, 'first lease')
+        seen = len(netlab.read_records(records))
+        proc.send_signal(signal.SIGUSR1)  # busybox udhcpc: renew now
+        netlab._wait(lambda: any(event == 'renew' for event, _ in
+                                 netlab.read_records(records)[seen:]), 10, 'renewal')
+    finally:
+        proc.terminate()
+        proc.wait(10)
     lines = capture.stop()
     # The renewing REQUEST went to the server's address, not broadcast.
-    assert any('%s.68 > 10.0.0.1.67' % vm.ip in line for line in lines), lines
+    assert any('%s.68 > %s.67' % (vm.ip, server_id) in line for line in lines), lines
+
+
+def test_renewal_is_answered_by_unicast(edge, vms):
+    [vm] = make_vms(edge, vms, edge.network())
+    vm.udhcpc()
+    renew_by_unicast(vm, '10.0.0.1')
+
+
+def test_a_subnet_without_gateway_serves_from_an_address_no_port_holds(edge, vms):
+    """The server identifier of a gateway-less subnet is an address the model
+    reserved: no port gets it, the distributed gateway answers ARP for it, and
+    clients renew to it."""
+    network = edge.network('10.8.0.0/24', gateway_ip=None)
+    [vm] = make_vms(edge, vms, network)
+    lease = vm.udhcpc()
+    server_id = lease.server_id
+    assert lease.router is None and server_id != vm.ip
+    taken = edge.api.post(V + '/ports', {'port': {
+        'network_id': network['id'], 'fixed_ips': [{'ip_address': server_id}]}})
+    assert taken.status_code == 409, taken.text
+    assert vm.arping(server_id) == [GW_MAC]
+    renew_by_unicast(vm, server_id)
 
 
 SCAPY_REQUEST = textwrap.dedent('''
@@ -290,6 +317,39 @@ def test_controller_restart_is_hitless(edge, vms):
     key = next(k for k, f in flows_before.items() if f['n_packets'] > 0)
     assert flows_after[key]['n_packets'] >= flows_before[key]['n_packets']
 
+
+
+def test_flows_of_the_old_table_numbering_are_replaced_without_a_loss(edge, vms):
+    """An upgrade from the release whose table ids were list positions
+    (ingress 0, arp 1, dhcp 2, l2 3): the first start replaces its flows in
+    one pass, under traffic, and leaves none behind."""
+    first, second = make_vms(edge, vms, edge.network(), 2)
+    for vm in (first, second):
+        vm.udhcpc()
+    assert first.ping(second.ip)
+    assert edge.server.stop() == 0
+    old_ids = {'10': '1', '20': '2', '50': '3'}
+    dump = edge.lab.ovs.ofctl('dump-flows', edge.bridge, '--no-stats')
+    old = re.sub(r'\b(table=|goto_table:)(10|20|50)\b',
+                 lambda m: m.group(1) + old_ids[m.group(2)], dump)
+    flows_file = os.path.join(first.dir, 'old-flows.txt')
+    with open(flows_file, 'w') as out:
+        out.write(old)
+    edge.lab.ovs.ofctl('replace-flows', edge.bridge, flows_file)
+    assert {f['table'] for f in edge.flows()} == {0, 1, 2, 3}
+    ping = first.spawn(['ping', '-n', '-i', '0.02', '-c', '250', '-W', '1', second.ip],
+                       'upgrade-ping.log')
+    time.sleep(0.5)
+    offset = edge.server.log_size()
+    edge.server.start()
+    netlab._wait(lambda: 'synced' in edge.server.log_since(offset), 20, 'switch synced')
+    assert ping.wait(30) == 0
+    summary = open(os.path.join(first.dir, 'upgrade-ping.log')).read()
+    assert ' 0% packet loss' in summary, summary
+    assert {f['table'] for f in edge.flows()} == {0, 10, 20, 50}
+    log_size = edge.server.restart(ready='synced')
+    assert re.search(r'datapath %s synced: \d+ flows held, 0 messages sent' % DPID,
+                     edge.server.log_since(log_size))
 
 
 def test_a_port_found_by_its_ovsdb_iface_id(edge, vms):
