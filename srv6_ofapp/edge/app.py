@@ -67,6 +67,22 @@ def guarded(handler):
     return wrapper
 
 
+def multipart(kind):
+    """Handle a multipart reply once its last part is in, as
+    ``handler(self, state, body)`` under the app's lock; parts of a
+    connection that has gone are dropped."""
+    def decorate(handler):
+        @functools.wraps(handler)
+        def wrapper(self, ev):
+            with self.lock:
+                state = self._state(ev.msg.datapath)
+                body = state and state.collect(kind, ev.msg)
+                if body is not None:
+                    handler(self, state, body)
+        return wrapper
+    return decorate
+
+
 class SRv6OFApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {'runtime': runtime.Runtime}
@@ -166,50 +182,34 @@ class SRv6OFApp(app_manager.OSKenApp):
         state = self.switches.get(datapath.id)
         return state if state is not None and state.datapath is datapath else None
 
-    def _collect(self, kind, msg):
-        """(state, body) once the last part of a multipart reply is in, else
-        (None, None)."""
-        state = self._state(msg.datapath)
-        body = state and state.collect(kind, msg)
-        return (state, body) if body is not None else (None, None)
-
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     @guarded
-    def port_desc_handler(self, ev):
-        with self.lock:
-            state, body = self._collect('ports', ev.msg)
-            if state is None:
-                return
-            ofp = state.datapath.ofproto
-            state.ports.set_ports({p.name.decode(errors='replace'): p.port_no for p in body
-                                   if p.port_no <= ofp.OFPP_MAX})
-            state.ports_known = True
-            self._refresh_iface_ids(state)
+    @multipart('ports')
+    def port_desc_handler(self, state, body):
+        ofp = state.datapath.ofproto
+        state.ports.set_ports({p.name.decode(errors='replace'): p.port_no for p in body
+                               if p.port_no <= ofp.OFPP_MAX})
+        state.ports_known = True
+        self._refresh_iface_ids(state)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     @guarded
-    def flow_stats_handler(self, ev):
-        with self.lock:
-            state, body = self._collect('flows', ev.msg)
-            if state is None:
-                return
-            ofp = state.datapath.ofproto
-            flows = (ofmsg.flow_from_stats(ofp, stat) for stat in body)
-            state.flows = {flow_key(flow): flow for flow in flows}
-            self._maybe_synced(state)
+    @multipart('flows')
+    def flow_stats_handler(self, state, body):
+        ofp = state.datapath.ofproto
+        flows = (ofmsg.flow_from_stats(ofp, stat) for stat in body)
+        state.flows = {flow_key(flow): flow for flow in flows}
+        self._maybe_synced(state)
 
     @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
     @guarded
-    def meter_config_handler(self, ev):
-        with self.lock:
-            state, body = self._collect('meters', ev.msg)
-            if state is None:
-                return
-            ofp = state.datapath.ofproto
-            # A meter not ours reads back as None: replaced (same id) or deleted.
-            state.meters = {config.meter_id: ofmsg.meter_from_stats(ofp, config)
-                            for config in body}
-            self._maybe_synced(state)
+    @multipart('meters')
+    def meter_config_handler(self, state, body):
+        ofp = state.datapath.ofproto
+        # A meter not ours reads back as None: replaced (same id) or deleted.
+        state.meters = {config.meter_id: ofmsg.meter_from_stats(ofp, config)
+                        for config in body}
+        self._maybe_synced(state)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     @guarded
