@@ -305,7 +305,7 @@ def test_controller_restart_is_hitless(edge, vms):
     ping = first.spawn(['ping', '-n', '-i', '0.02', '-c', '300', '-W', '1', second.ip],
                        'restart-ping.log')
     time.sleep(0.5)
-    log_size = edge.server.restart(ready='synced')
+    log_size = edge.server.restart(ready='datapath %s synced' % DPID)
     assert ping.wait(30) == 0
     summary = open(os.path.join(first.dir, 'restart-ping.log')).read()
     assert ' 0% packet loss' in summary, summary
@@ -342,12 +342,13 @@ def test_flows_of_the_old_table_numbering_are_replaced_without_a_loss(edge, vms)
     time.sleep(0.5)
     offset = edge.server.log_size()
     edge.server.start()
-    netlab._wait(lambda: 'synced' in edge.server.log_since(offset), 20, 'switch synced')
+    netlab._wait(lambda: 'datapath %s synced' % DPID in edge.server.log_since(offset), 20,
+                 'switch synced')
     assert ping.wait(30) == 0
     summary = open(os.path.join(first.dir, 'upgrade-ping.log')).read()
     assert ' 0% packet loss' in summary, summary
     assert {f['table'] for f in edge.flows()} == {0, 10, 20, 50}
-    log_size = edge.server.restart(ready='synced')
+    log_size = edge.server.restart(ready='datapath %s synced' % DPID)
     assert re.search(r'datapath %s synced: \d+ flows held, 0 messages sent' % DPID,
                      edge.server.log_since(log_size))
 
