@@ -22,7 +22,7 @@ Two drivers behind one interface (``load``, ``apply``):
 ``vrf``    a Linux l3mdev VRF device per network with its own table (see
            VrfDeviceDriver; needs CONFIG_NET_VRF).
 
-Every route carries our protocol number (srv6_ofapp.routes.RTPROT_SRV6);
+Every route carries our protocol number (route_codec.RTPROT_SRV6);
 on start the driver reads back only its own routes and its own VRFs, and
 from then on keeps what it applied, so a restart with nothing changed
 sends nothing.  The underlay (reaching other hosts' SID prefixes) is the
@@ -36,7 +36,8 @@ import subprocess
 
 import netaddr
 
-from srv6_ofapp.dataplane import netlink as routes
+from srv6_ofapp.dataplane import route_codec as routes
+from srv6_ofapp.dataplane.route_table import RouteTable
 from topology import naming
 
 LOG = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class NetnsDriver:
 
     def _table(self, netns):
         if netns not in self._tables:
-            self._tables[netns] = routes.RouteTable(netns)
+            self._tables[netns] = RouteTable(netns)
         return self._tables[netns]
 
     def close(self):

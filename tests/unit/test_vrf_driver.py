@@ -3,7 +3,7 @@
 import pytest
 
 from srv6_ofapp.dataplane import host_state as hostplane
-from srv6_ofapp.dataplane import netlink as routes
+from srv6_ofapp.dataplane import route_codec as routes
 from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
 
 NET = '0d1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9'
