@@ -36,6 +36,7 @@ import subprocess
 
 import netaddr
 
+from srv6_ofapp import ovsdb
 from srv6_ofapp.dataplane import route_codec as routes
 from srv6_ofapp.dataplane.route_table import RouteTable
 from topology import naming
@@ -46,7 +47,6 @@ UPLINK = 'uplink'
 GATEWAY = 'gw'
 HOST_LL = 'fe80::1'
 VRF_LL = 'fe80::2'
-DEFAULT_OVSDB = 'unix:/var/run/openvswitch/db.sock'
 NETNS_DIR = '/var/run/netns'
 
 
@@ -72,6 +72,7 @@ class NetnsDriver:
         self.host_netns = host.get('netns')
         self.prefix = (self.host_netns + '-') if self.host_netns else ''
         self.gateway_mac = gateway_mac
+        self.ovsdb = ovsdb.Ovsdb.of_host(host)
         self.vrfs = {}     # name -> hostplane.Vrf as applied
         self.networks = {}  # name -> network id, for VRFs found on start
         self.applied = {}  # namespace (None: the host's) -> {dst: routes.Route}
@@ -189,21 +190,17 @@ class NetnsDriver:
         self._plug(gateway_port)
         self.vrfs[vrf.name] = vrf
 
-    def _vsctl(self, *args, check=True):
-        return _run(['ovs-vsctl', '--db=' + (self.host.get('ovsdb') or DEFAULT_OVSDB),
-                     '--timeout=10'] + list(args), check=check)
-
     def _plug(self, gateway_port):
         """Put the gateway port on the host's bridge (moving it if the host's
         bridge changed)."""
-        where = self._vsctl('port-to-br', gateway_port, check=False)
-        if where.returncode == 0 and where.stdout.strip() == self.host['bridge']:
-            return
-        self._vsctl('--if-exists', 'del-port', gateway_port, '--',
-                    'add-port', self.host['bridge'], gateway_port)
+        self.ovsdb.put_port(self.host['bridge'], gateway_port)
 
     def _unplug(self, gateway_port):
-        self._vsctl('--if-exists', 'del-port', gateway_port, check=False)
+        # The VRF goes whatever OVSDB says; a stale port is only untidy.
+        try:
+            self.ovsdb.delete_port(gateway_port)
+        except ovsdb.OvsdbError as error:
+            LOG.warning('host %s: %s', self.host['name'], error)
 
     def _create_links(self, vrf, ns, link, gateway_port):
         self._ip(ns, 'link', 'set', 'lo', 'up')
