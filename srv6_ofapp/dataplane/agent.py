@@ -5,10 +5,13 @@ It subscribes to the process's one Replica of the model (the OpenFlow
 edge reads the same one), and after every change that matters recomputes
 the desired state of the hosts it owns (host_state.host_state, pure) and
 lets each host's VRF driver apply only the difference.  Its own thread does
-that work, so the replica's watch thread only sets a flag.  Which hosts it owns: those named by ``--dataplane-hosts``
-(a real hypervisor runs the agent for itself), plus every host whose
-``netns`` attribute is set (hosts simulated in namespaces of this machine,
-as the tests and mininet demos use).
+that work (kernel writes are slow), so the replica's watch thread only
+sets a flag.
+
+Which hosts it owns: those named by ``--dataplane-hosts`` (a real
+hypervisor runs the agent for itself), plus every host whose ``netns``
+attribute is set (hosts simulated in namespaces of this machine, as the
+tests and mininet demos use).
 """
 
 import logging

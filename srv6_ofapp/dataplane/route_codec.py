@@ -54,6 +54,7 @@ Route.__doc__ = """One route we own.
 dst:      'a.b.c.d/len' or 'v6addr/len' (normalize() canonicalizes '10.0.0.1'
           to '10.0.0.1/32', IPv6 to its compressed form).
 oif:      interface name (or an int ifindex), required; dump_ours() returns names.
+          (host_state puts a device role here, which a VRF driver replaces.)
 action:   'dev' (plain), 'encap' (seg6 encap), 'decap' (seg6local End.DX4).
           dump_ours() returns 'other' for a route of ours it cannot express
           (another lwtunnel type or seg6local action); apply() can delete it.
