@@ -1,8 +1,8 @@
-"""Installing N seg6 encap /32 routes: srv6_ofapp.routes against iproute2 and pyroute2.
+"""Installing N seg6 encap /32 routes: our RouteTable against iproute2 and pyroute2.
 
 One run, side by side, each method into its own fresh network namespace
 (a veth pair, nothing else), every route ``10.x.y.z/32 encap seg6 mode encap
-segs SID dev va proto 83``. As in srv6_ofapp.hostplane, a route's SID is
+segs SID dev va proto 83``. As in srv6_ofapp.dataplane.host_state, a route's SID is
 its remote host's VRF SID: ``--hosts`` (100) SIDs shared by the N routes;
 ``--distinct-sids`` gives every route its own (the kernel's worst case: every
 route then has its own nexthop, and inserting one costs time proportional to
@@ -44,8 +44,9 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench.report import table  # noqa: E402
-from srv6_ofapp.dataplane import netlink as routes  # noqa: E402
-from srv6_ofapp.dataplane.netlink import RTPROT_SRV6, Route, RouteTable  # noqa: E402
+from srv6_ofapp.dataplane import route_table  # noqa: E402
+from srv6_ofapp.dataplane.route_codec import RTPROT_SRV6, Route, normalize  # noqa: E402
+from srv6_ofapp.dataplane.route_table import RouteTable  # noqa: E402
 
 PREFIX = 'srv6b-routes-%d-' % os.getpid()
 DEV = 'va'
@@ -55,7 +56,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('-n', '--routes', type=int, default=10000, help='routes per method')
     parser.add_argument('--quick', action='store_true', help='N=1,000, fewer repetitions')
-    parser.add_argument('--batch-size', type=int, default=routes.DEFAULT_BATCH,
+    parser.add_argument('--batch-size', type=int, default=route_table.DEFAULT_BATCH,
                         help='RouteTable messages per send()')
     parser.add_argument('--segments', type=int, default=1, help='SIDs per route')
     parser.add_argument('--hosts', type=int, default=100,
@@ -216,7 +217,7 @@ def run(args):
     spaces = Namespaces()
     try:
         wanted = make_routes(args.routes, args.segments, args.hosts, args.distinct_sids)
-        expected = {routes.normalize(r) for r in wanted}
+        expected = {normalize(r) for r in wanted}
         results, first_ns = [], None
         for label, method in METHODS:
             ns = spaces.new()
@@ -254,7 +255,7 @@ def run(args):
             applied = set(expected)
             times = []
             for k in range(args.changes):
-                new = routes.normalize(Route('10.255.%d.%d/32' % (k >> 8, k & 255), DEV,
+                new = normalize(Route('10.255.%d.%d/32' % (k >> 8, k & 255), DEV,
                                              'encap', ('fc00:ff::%x' % (k + 1),)))
                 old = next(iter(applied))
                 start = time.perf_counter()
@@ -285,7 +286,8 @@ def run(args):
             rows.append(stat_row('  same, %d proto-static routes also there' % args.routes,
                                  mixed))
             with RouteTable(first_ns) as unfiltered:
-                unfiltered.sock.setsockopt(routes.SOL_NETLINK, routes.NETLINK_GET_STRICT_CHK, 0)
+                unfiltered.sock.setsockopt(route_table.SOL_NETLINK,
+                                           route_table.NETLINK_GET_STRICT_CHK, 0)
                 python_side = []
                 for _ in range(3 if args.quick else 5):
                     start = time.perf_counter()

@@ -1,13 +1,17 @@
 """The host agent: keeps each host's kernel (VRFs, SRv6 routes) in step
 with the model.
 
-It follows the store's change feed like the OpenFlow app does, and on
-every change recomputes the desired state of the hosts it owns
-(hostplane.host_state, pure) and lets the host's VRF driver apply only the
-difference.  Which hosts it owns: those named by ``--dataplane-hosts``
-(a real hypervisor runs the agent for itself), plus every host whose
-``netns`` attribute is set (hosts simulated in namespaces of this machine,
-as the tests and mininet demos use).
+It subscribes to the process's one Replica of the model (the OpenFlow
+edge reads the same one), and after every change that matters recomputes
+the desired state of the hosts it owns (host_state.host_state, pure) and
+lets each host's VRF driver apply only the difference.  Its own thread does
+that work (kernel writes are slow), so the replica's watch thread only
+sets a flag.
+
+Which hosts it owns: those named by ``--dataplane-hosts`` (a real
+hypervisor runs the agent for itself), plus every host whose ``netns``
+attribute is set (hosts simulated in namespaces of this machine, as the
+tests and mininet demos use).
 """
 
 import logging
@@ -15,11 +19,11 @@ import threading
 
 from os_ken.base import app_manager
 
-from srv6_ofapp.dataplane import host_state as hostplane
 from srv6_ofapp import metrics
 from srv6_ofapp import runtime
-from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
 from srv6_ofapp.config import CONF
+from srv6_ofapp.dataplane import host_state
+from srv6_ofapp.dataplane import vrf_drivers
 from srv6_ofapp.replica import Replica
 
 LOG = logging.getLogger(__name__)
@@ -33,7 +37,7 @@ class HostAgent(app_manager.OSKenApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.view = kwargs['runtime'].replica
+        self.replica = kwargs['runtime'].replica
         self.drivers = {}   # host id -> driver
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -41,7 +45,7 @@ class HostAgent(app_manager.OSKenApp):
 
     def start(self):
         super().start()
-        self.view.subscribe(self._model_changed)
+        self.replica.subscribe(self._model_changed)
         self._worker = threading.Thread(target=self._run, name='host-agent', daemon=True)
         self._dirty.set()
         self._worker.start()
@@ -73,20 +77,20 @@ class HostAgent(app_manager.OSKenApp):
     def reconcile(self):
         """Bring every owned host in step; returns the hosts that failed."""
         failed = []
-        with self.view.lock:
-            hosts = [dict(h) for h in self.view.docs['hosts'].values() if self.owns(h)]
+        with self.replica.lock:
+            hosts = [dict(h) for h in self.replica.hosts() if self.owns(h)]
         for gone in set(self.drivers) - {h['id'] for h in hosts}:
             # A host deleted or no longer ours: take back what we put there.
             driver = self.drivers.pop(gone)
             try:
-                driver.apply(hostplane.HostState({}, set()))
+                driver.apply(host_state.nothing())
             except Exception:
                 LOG.exception('cleaning up host %s failed', driver.host['name'])
             driver.close()
         for host in hosts:
             try:
                 driver = self._driver(host)
-                state = hostplane.host_state(self.view, host, CONF.default_route_sid)
+                state = host_state.host_state(self.replica, host, CONF.default_route_sid)
                 changes = driver.apply(state)
                 metrics.count('dataplane_changes', changes)
             except Exception:
@@ -105,7 +109,7 @@ class HostAgent(app_manager.OSKenApp):
             driver.close()
             driver = None
         if driver is None:
-            driver = vrf_driver.make_driver(CONF.vrf_driver, host, CONF.gateway_mac)
+            driver = vrf_drivers.make_driver(CONF.vrf_driver, host, CONF.gateway_mac)
             driver.load()
             self.drivers[host['id']] = driver
         return driver

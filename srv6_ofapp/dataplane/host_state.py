@@ -5,8 +5,12 @@ keeps a ``vrfallocations`` document exactly for those), the host holds:
 
   * the network's VRF, named ``vrf`` + project_id[:6] + network_id[:6], with
     its ``vrf_ip`` and SID (the host's segment_node_id with vrf_ip in the low
-    32 bits), and the decap route: that SID -> seg6local End.DX4, so traffic
-    for the VRF is decapsulated into it;
+    32 bits), and the decap route: that SID/128 -> seg6local End.DX4 with
+    nh4 = vrf_ip, so traffic for the VRF is decapsulated into it; beside
+    it ``vrf_ip/32`` toward the gateway port, without a gateway: End.DX4
+    routes by its nh4, and that route makes the kernel resolve the inner
+    destination on the gateway port (the VM's own address), so one SID
+    serves every VM of the network on the host;
   * the gateway port joining the VRF to br-int, holding each subnet's
     gateway IP (the one distributed gateway MAC is the driver's business);
   * /32 routes to the network's VMs on this host, through the gateway port;
@@ -16,48 +20,52 @@ keeps a ``vrfallocations`` document exactly for those), the host holds:
   * optionally a default route encapsulated toward a gateway SID (a
     network node), as networking-sr does.
 
-A VRF driver (srv6_ofapp/vrf_driver.py) turns this into netlink requests.
+A VRF's routes are route_codec.Routes whose ``oif`` is a role, not a
+device: GATEWAY (the VRF's side of the gateway port) or UPLINK (toward the
+underlay).  A VRF driver (vrf_drivers.py) puts each role on its own devices
+and tables and turns the difference into netlink requests.
 """
 
 import collections
 
 import netaddr
 
+from srv6_ofapp.dataplane.route_codec import Route
 from topology import vrf as vrf_lib
+
+# The device roles of a VRF's routes.
+GATEWAY = 'gateway'
+UPLINK = 'uplink'
 
 Vrf = collections.namedtuple('Vrf', 'name network_id vrf_ip sid gateway_addresses')
 Vrf.__doc__ = """gateway_addresses: sorted tuple of 'ip/prefixlen' for the gateway port."""
 
-Route = collections.namedtuple('Route', 'vrf dst action segments')
-Route.__doc__ = """A route inside a VRF.
-
-action: 'gateway' (out of the gateway port, to a local VM), 'encap' (seg6
-encap toward ``segments``, SIDs in travel order), or 'decap' (``dst`` is
-the VRF's own SID/128: seg6local End.DX4 into the VRF)."""
-
 HostState = collections.namedtuple('HostState', 'vrfs routes')
+HostState.__doc__ = """vrfs: {name: Vrf}; routes: {VRF name: frozenset of Route}, at
+most one Route per destination in a VRF."""
 
 
-def host_state(view, host, default_route_sid=None):
-    """The VRFs ({name: Vrf}) and routes (set of Route) ``host`` should hold."""
-    vrfs, routes = {}, set()
+def nothing():
+    """The state of a host that should hold none of ours."""
+    return HostState({}, {})
+
+
+def host_state(replica, host, default_route_sid=None):
+    """The VRFs and routes ``host`` should hold, from the Replica ``replica``."""
+    state = nothing()
     if host is None:
-        return HostState(vrfs, routes)
-    with view.lock:
-        hosts = {h['name']: h for h in view.docs['hosts'].values()}
-        allocations = view.docs['vrfallocations']
-        for allocation in allocations.values():
-            if allocation['host'] != host['name']:
-                continue
-            vrf = _vrf(view, host, allocation)
-            vrfs[vrf.name] = vrf
-            routes.update(_routes(view, host, hosts, allocations, vrf, default_route_sid))
-    return HostState(vrfs, routes)
+        return state
+    with replica.lock:
+        for allocation in replica.vrf_allocations_on(host['name']):
+            vrf = _vrf(replica, host, allocation)
+            state.vrfs[vrf.name] = vrf
+            state.routes[vrf.name] = frozenset(_routes(replica, host, vrf, default_route_sid))
+    return state
 
 
-def _vrf(view, host, allocation):
+def _vrf(replica, host, allocation):
     addresses = []
-    for subnet in view.subnets_of(allocation['network_id']):
+    for subnet in replica.subnets_of(allocation['network_id']):
         if subnet['gateway_ip']:
             prefixlen = netaddr.IPNetwork(subnet['cidr']).prefixlen
             addresses.append('%s/%d' % (subnet['gateway_ip'], prefixlen))
@@ -66,36 +74,35 @@ def _vrf(view, host, allocation):
                tuple(sorted(addresses)))
 
 
-def _routes(view, host, hosts, allocations, vrf, default_route_sid):
-    """Routes of one VRF, keyed by destination: a VM's /32 wins over an
-    encap rule for the same prefix, and a local VM over a remote one."""
+def _routes(replica, host, vrf, default_route_sid):
+    """Routes of one VRF, keyed by destination, each later kind winning over
+    the earlier: a VM's /32 wins over an encap rule for the same prefix, and
+    a local VM over a remote one."""
     by_dst = {}
+
+    def add(route):
+        by_dst[route.dst] = route
+    add(Route(vrf.vrf_ip + '/32', GATEWAY))
     if default_route_sid:
-        by_dst['0.0.0.0/0'] = Route(vrf.name, '0.0.0.0/0', 'encap', (default_route_sid,))
-    for encap in view.docs['srv6_encap_networks'].values():
-        if encap['network_id'] != vrf.network_id:
-            continue
+        add(Route('0.0.0.0/0', UPLINK, 'encap', (default_route_sid,)))
+    for encap in replica.encap_networks_of(vrf.network_id):
         for rule in encap['encap_rules']:
-            by_dst[rule['destination']] = Route(vrf.name, rule['destination'], 'encap',
-                                                (rule['nexthop'],))
+            add(Route(rule['destination'], UPLINK, 'encap', (rule['nexthop'],)))
     local = []
-    for port in view.ports_of(vrf.network_id):
+    for port in replica.ports_of(vrf.network_id):
         owner = port['binding:host_id']
         if owner == host['name']:
             local.append(port)
             continue
-        remote_host = hosts.get(owner)
-        allocation = allocations.get('%s/%s' % (owner, vrf.network_id))
+        remote_host = replica.host_by_name(owner)
+        allocation = replica.vrf_allocation(owner, vrf.network_id)
         if remote_host is None or allocation is None:
             continue  # bound nowhere known: no route to it
         remote_sid = vrf_lib.sid(remote_host['segment_node_id'], allocation['vrf_ip'])
         for fixed_ip in port['fixed_ips']:
-            dst = fixed_ip['ip_address'] + '/32'
-            by_dst[dst] = Route(vrf.name, dst, 'encap', (remote_sid,))
+            add(Route(fixed_ip['ip_address'] + '/32', UPLINK, 'encap', (remote_sid,)))
     for port in local:
         for fixed_ip in port['fixed_ips']:
-            dst = fixed_ip['ip_address'] + '/32'
-            by_dst[dst] = Route(vrf.name, dst, 'gateway', ())
-    decap = vrf.sid + '/128'
-    by_dst[decap] = Route(vrf.name, decap, 'decap', ())
+            add(Route(fixed_ip['ip_address'] + '/32', GATEWAY))
+    add(Route(vrf.sid + '/128', UPLINK, 'decap', nh4=vrf.vrf_ip))
     return by_dst.values()

@@ -17,7 +17,7 @@ import pytest
 from tests import netlab
 from tests.conftest import Client
 from tests.server import Server
-from srv6_ofapp.dataplane import vrf_drivers as vrf_driver
+from srv6_ofapp.dataplane import vrf_drivers
 from topology import naming
 from topology import vrf as vrf_lib
 
@@ -248,11 +248,13 @@ def test_deleting_a_port_removes_its_routes_everywhere(hosts, tenants):
 
 
 
-@pytest.mark.skipif(not vrf_driver.vrf_device_supported(),
+@pytest.mark.skipif(not vrf_drivers.vrf_device_supported(),
                     reason='this kernel has no CONFIG_NET_VRF (ip link add type vrf '
                            'fails): the l3mdev driver runs on production kernels only')
 def test_vrf_device_driver_on_a_real_kernel():
-    from srv6_ofapp.dataplane import host_state as hostplane
+    from srv6_ofapp.dataplane import host_state
+    from srv6_ofapp.dataplane.host_state import GATEWAY, UPLINK
+    from srv6_ofapp.dataplane.route_codec import Route
     lab = netlab.Lab()
     try:
         ovs = lab.ovs
@@ -260,26 +262,27 @@ def test_vrf_device_driver_on_a_real_kernel():
         host = {'id': 'h', 'name': 'hv', 'netns': ovs.netns, 'bridge': bridge,
                 'ovsdb': 'unix:' + ovs.db_sock}
         net = '0d1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9'
-        vrf = hostplane.Vrf('vrfalpha0d1b2c', net, '169.254.0.7', 'fd00::1:0:0:a9fe:7',
-                            ('10.0.0.1/24',))
-        state = hostplane.HostState({vrf.name: vrf}, {
-            hostplane.Route(vrf.name, '10.0.0.11/32', 'gateway', ()),
-            hostplane.Route(vrf.name, '10.0.0.12/32', 'encap', ('fd00::2:0:0:a9fe:1',)),
-            hostplane.Route(vrf.name, 'fd00::1:0:0:a9fe:7/128', 'decap', ())})
-        driver = vrf_driver.VrfDeviceDriver(host, 'fa:16:3f:00:00:01')
+        vrf = host_state.Vrf('vrfalpha0d1b2c', net, '169.254.0.7', 'fd00::1:0:0:a9fe:7',
+                             ('10.0.0.1/24',))
+        state = host_state.HostState({vrf.name: vrf}, {vrf.name: frozenset({
+            Route('169.254.0.7/32', GATEWAY),
+            Route('10.0.0.11/32', GATEWAY),
+            Route('10.0.0.12/32', UPLINK, 'encap', ('fd00::2:0:0:a9fe:1',)),
+            Route('fd00::1:0:0:a9fe:7/128', UPLINK, 'decap', nh4='169.254.0.7')})})
+        driver = vrf_drivers.VrfDeviceDriver(host, 'fa:16:3f:00:00:01')
         driver.load()
         assert driver.apply(state) > 0
-        table = str(vrf_driver.vrf_table(vrf))
+        table = str(vrf_drivers.vrf_table(vrf))
         links = sh('ip', '-n', ovs.netns, '-d', 'link', 'show', vrf.name).stdout
         assert 'vrf table ' + table in links
         in_table = sh('ip', '-n', ovs.netns, 'route', 'show', 'table', table).stdout
         assert '10.0.0.11' in in_table and 'seg6' in in_table
         # A second driver reads it all back: nothing more to do.
-        again = vrf_driver.VrfDeviceDriver(host, 'fa:16:3f:00:00:01')
+        again = vrf_drivers.VrfDeviceDriver(host, 'fa:16:3f:00:00:01')
         again.load()
         again.vrfs[vrf.name] = vrf
         assert again.apply(state) == 0
-        assert driver.apply(hostplane.HostState({}, set())) > 0
+        assert driver.apply(host_state.nothing()) > 0
         assert vrf.name not in sh('ip', '-n', ovs.netns, 'link', 'show').stdout
         driver.close()
         again.close()

@@ -1,5 +1,6 @@
-"""srv6_ofapp.routes against the real kernel: batched netlink route
-programming in a private network namespace, checked with iproute2.
+"""srv6_ofapp.dataplane.route_table and route_codec against the real kernel:
+batched netlink route programming in a private network namespace, checked
+with iproute2.
 
 Each kernel test gets a fresh namespace ``srv6t-routes-<pid>`` holding a veth
 pair (dummy links do not exist on this kernel), deleted by the fixture's
@@ -15,8 +16,9 @@ import subprocess
 
 import pytest
 
-from srv6_ofapp.dataplane import netlink as routes
-from srv6_ofapp.dataplane.netlink import RTPROT_SRV6, Route, RouteError, RouteTable, normalize
+from srv6_ofapp.dataplane import route_codec
+from srv6_ofapp.dataplane.route_codec import RTPROT_SRV6, Route, normalize
+from srv6_ofapp.dataplane.route_table import RouteError, RouteTable
 
 NETNS = 'srv6t-routes-%d' % os.getpid()
 
@@ -79,17 +81,17 @@ def sample_routes():
 def test_struct_codec_is_byte_identical_to_pyroute2_rtmsg():
     for route in sample_routes()[5:]:
         for op in ('add', 'delete'):
-            ours = routes.encode_route(op, route, 5, 42)
-            theirs = routes.encode_route_pyroute2(op, route, 5, 42)
+            ours = route_codec.encode_route(op, route, 5, 42)
+            theirs = route_codec.encode_route_pyroute2(op, route, 5, 42)
             assert ours == theirs, (op, route)
-        data = routes.encode_route('add', route, 5, 42)
+        data = route_codec.encode_route('add', route, 5, 42)
         names = {5: route.oif}
-        assert routes.decode_route(data, 0, len(data), names) == route
-        assert routes.decode_route_pyroute2(data, 0, len(data), names) == route
+        assert route_codec.decode_route(data, 0, len(data), names) == route
+        assert route_codec.decode_route_pyroute2(data, 0, len(data), names) == route
 
 
 def test_srh_on_the_wire_holds_the_sids_reversed():
-    data = routes.encode_route('add', normalize(encap(7, TWO_SIDS)), 5, 1)
+    data = route_codec.encode_route('add', normalize(encap(7, TWO_SIDS)), 5, 1)
     first, second = (socket.inet_pton(socket.AF_INET6, s) for s in TWO_SIDS)
     assert data.endswith(second + first)  # segments[0] is the last SID
 
