@@ -30,6 +30,13 @@ def host_range(cidr):
     return net.first + 1, net.last - 1
 
 
+def is_host_address(cidr, ip):
+    """Whether ``ip`` is a usable host address of ``cidr`` (not its network
+    or broadcast address, nor outside it)."""
+    first, last = host_range(cidr)
+    return first <= int(netaddr.IPAddress(ip)) <= last
+
+
 def default_pools(cidr, gateway_ip):
     """Every host address of the subnet except the gateway, as pools."""
     first, last = host_range(cidr)
