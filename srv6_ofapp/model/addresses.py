@@ -1,10 +1,13 @@
-"""The address bookkeeping: which port holds each IP address of a subnet,
-which port holds each MAC address of a network, and where a subnet's search for a free address
+"""The address bookkeeping: which port holds each IP address of a subnet
+(or, for its ``service_ip``, the network's services), which port holds each
+MAC address of a network, and where a subnet's search for a free address
 may start.  The rules for choosing addresses are srv6_ofapp.ipam's pure
 functions; this module keeps their results in the store.
 
 Store kinds, whose keys make uniqueness a point read:
-  ipallocations  <subnet_id>/<ip>    -> {subnet_id, ip_address, port_id}
+  ipallocations  <subnet_id>/<ip>    -> {subnet_id, ip_address, port_id};
+                                        port_id None: held for the network's
+                                        services, by no port
   macaddresses   <network_id>/<mac>  -> {port_id}
   ipamcursors    <subnet_id>         -> {next: IP}: every pool address below
                                         IP is allocated, so finding a free
@@ -40,8 +43,8 @@ def is_allocated(txn, subnet_id, ip):
 
 
 def claim_ip(txn, subnet, ip, port_id):
-    """Give ``ip`` of ``subnet`` to ``port_id``; returns the port's fixed_ips
-    entry."""
+    """Give ``ip`` of ``subnet`` to ``port_id`` (None: to the network's
+    services); returns the port's fixed_ips entry."""
     if not ipam.is_host_address(subnet['cidr'], ip):
         raise exc.InvalidIpForSubnet(ip_address=ip)
     if is_allocated(txn, subnet['id'], ip):
@@ -78,20 +81,37 @@ def next_free_ip(txn, subnet):
     return ip
 
 
+def reserve_service_ip(txn, subnet, preferred=None):
+    """Hold an address of ``subnet`` for the network's services, for no
+    port: ``preferred`` when it is free, else the lowest free host address
+    (pools do not matter: ports only ask for it to be refused)."""
+    def taken(ip):
+        return is_allocated(txn, subnet['id'], ip)
+    ip = preferred if preferred and not taken(preferred) else \
+        ipam.first_free_host(subnet['cidr'], taken)
+    if ip is None:
+        raise exc.ServiceAddressGenerationFailure(cidr=subnet['cidr'])
+    return claim_ip(txn, subnet, ip, None)['ip_address']
+
+
 def ports_holding(txn, ip):
     """Ids of the ports holding ``ip`` on any subnet, from the bookkeeping
     (no port is read)."""
-    return sorted({a['port_id'] for a in txn.list(IPALLOCATIONS, where={'ip_address': ip})})
+    return sorted({a['port_id'] for a in txn.list(IPALLOCATIONS, where={'ip_address': ip})
+                   if a['port_id']})
 
 
 def held_by_ports(txn, subnet_id):
-    """Whether a port holds an address of the subnet."""
-    return bool(txn.list(IPALLOCATIONS, prefix=subnet_id + '/'))
+    """Whether a port holds an address of the subnet (its service_ip does
+    not count: it goes with the subnet)."""
+    return any(a['port_id'] for a in txn.list(IPALLOCATIONS, prefix=subnet_id + '/'))
 
 
 def forget_subnet(txn, subnet_id):
     """Drop the bookkeeping of a subnet that goes; no port may hold any of
     its addresses any more."""
+    for allocation in txn.list(IPALLOCATIONS, prefix=subnet_id + '/'):
+        txn.delete(IPALLOCATIONS, allocation_key(subnet_id, allocation['ip_address']))
     txn.delete(IPAMCURSORS, subnet_id)
 
 

@@ -71,7 +71,8 @@ class Networks(resource.Resource):
         if txn.list('ports', where={'network_id': doc['id']}):
             raise exc.NetworkInUse(net_id=doc['id'])
         # Subnets and encap rules belong to the network and go with it, as
-        # Neutron removes a network's subnets.
+        # Neutron removes a network's subnets.  Without ports, a subnet's
+        # only address allocation is its service_ip.
         for subnet in txn.list('subnets', where={'network_id': doc['id']}):
             addresses.forget_subnet(txn, subnet['id'])
             txn.delete('subnets', subnet['id'])

@@ -1,4 +1,14 @@
-"""Subnets: an IPv4 CIDR of a network, its gateway, pools and DHCP settings."""
+"""Subnets: an IPv4 CIDR of a network, its gateway, pools and DHCP settings.
+
+The services address.  The edge answers ARP for, and sends DHCP replies
+from, one address per subnet that stands for the network's services
+(ipam.service_address): the gateway.  A subnet without gateway_ip that runs
+DHCP still needs one, so it holds a ``service_ip``: kept on the subnet
+document (internal: the API's attribute map does not show it) and in the
+address bookkeeping for no port, so that IPAM never hands it out and a port
+asking for it gets 409 like one asking for the gateway.  :func:`keep_service_ip`
+is the one rule for when it exists and which address it is.
+"""
 
 import netaddr
 
@@ -7,6 +17,21 @@ from srv6_ofapp import ipam
 from srv6_ofapp.model import addresses
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import resource
+
+
+def keep_service_ip(txn, subnet, preferred=None):
+    """Hold a service_ip exactly while ``subnet`` has no gateway_ip and runs
+    DHCP.  A new one is ``preferred`` when free (the gateway an update just
+    removed: clients already renew their leases there), else the lowest
+    free host address; it goes when a gateway is set (even the service_ip
+    itself) or DHCP is disabled."""
+    needed = subnet['gateway_ip'] is None and subnet['enable_dhcp']
+    current = subnet.get('service_ip')
+    if needed and not current:
+        subnet['service_ip'] = addresses.reserve_service_ip(txn, subnet, preferred)
+    elif current and not needed:
+        del subnet['service_ip']
+        addresses.release_ips(txn, [{'subnet_id': subnet['id'], 'ip_address': current}])
 
 
 class Subnets(resource.Resource):
@@ -48,6 +73,7 @@ class Subnets(resource.Resource):
         _check_pools(attrs)
         attrs.update(ipv6_ra_mode=None, ipv6_address_mode=None, subnetpool_id=None)
         doc = self.new_doc(attrs, project)
+        keep_service_ip(txn, doc)
         txn.put(self.collection, doc['id'], doc)
         return doc
 
@@ -56,12 +82,15 @@ class Subnets(resource.Resource):
         if 'gateway_ip' in changes:
             gateway = new['gateway_ip']
             _check_gateway(new['cidr'], gateway)
-            if gateway and addresses.is_allocated(txn, doc['id'], gateway):
+            # The service_ip may become the gateway: keep_service_ip frees it.
+            if (gateway and gateway != doc.get('service_ip') and
+                    addresses.is_allocated(txn, doc['id'], gateway)):
                 raise exc.IpAddressAlreadyAllocated(ip=gateway, subnet_id=doc['id'])
         if 'gateway_ip' in changes or 'allocation_pools' in changes:
             _check_pools(new)
         if 'allocation_pools' in changes:
             addresses.forget_cursor(txn, doc['id'])
+        keep_service_ip(txn, new, preferred=doc['gateway_ip'])
         return new
 
     def delete(self, txn, doc):
