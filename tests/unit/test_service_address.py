@@ -1,11 +1,15 @@
 """The address a gateway-less DHCP subnet reserves for the network's
 services (its service_ip), on a real sqlite file, through the plugin."""
 
+import types
+
 import pytest
 
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp import ipam
+from srv6_ofapp import runtime
 from srv6_ofapp import store as store_lib
+from srv6_ofapp.model import upgrades
 from srv6_ofapp.model.plugin import Context, Plugin
 
 ADMIN = Context('admin', is_admin=True)
@@ -173,3 +177,84 @@ def test_the_fixed_ips_filter_finds_no_port_at_the_service_ip(plugin, network):
     assert [p['id'] for p in plugin.list(ADMIN, 'ports', {
         'fixed_ips': ['ip_address=10.8.0.2']})] == [port['id']]
 
+
+# -- an existing store, written before service_ip -------------------------
+
+def write_old_store(url):
+    """A gateway-less DHCP subnet whose port holds its first host address,
+    as the release before service_ip wrote them."""
+    store = store_lib.open_store(url)
+    times = {'created_at': '2026-01-01T00:00:00Z', 'updated_at': '2026-01-01T00:00:00Z',
+             'revision_number': 0, 'tenant_id': 'admin'}
+    network = dict(NETWORK_ATTRS, id='net-1', mtu=1436, status='ACTIVE', **times)
+    subnet = dict(SUBNET_ATTRS, id='sub-1', network_id='net-1', cidr='10.8.0.0/24',
+                  gateway_ip=None, allocation_pools=[{'start': '10.8.0.1',
+                                                      'end': '10.8.0.254'}],
+                  ipv6_ra_mode=None, ipv6_address_mode=None, subnetpool_id=None, **times)
+    port = dict(PORT_ATTRS, id='port-1', network_id='net-1', status='DOWN',
+                mac_address='fa:16:3e:00:00:01', port_security_enabled=True,
+                fixed_ips=[{'subnet_id': 'sub-1', 'ip_address': '10.8.0.1'}], **times)
+
+    def fill(txn):
+        txn.put('networks', 'net-1', network)
+        txn.put('subnets', 'sub-1', subnet)
+        txn.put('ports', 'port-1', port)
+        txn.put('ipallocations', 'sub-1/10.8.0.1', {'port_id': 'port-1',
+                                                     'subnet_id': 'sub-1',
+                                                     'ip_address': '10.8.0.1'})
+        txn.put('macaddresses', 'net-1/fa:16:3e:00:00:01', {'port_id': 'port-1'})
+        txn.put('ipamcursors', 'sub-1', {'next': '10.8.0.2'})
+    store.transact(fill)
+    store.close()
+
+
+def test_an_old_store_is_upgraded_on_start(url):
+    write_old_store(url)
+    conf = types.SimpleNamespace(store=url, base_mac='fa:16:3e:00:00:00',
+                                 global_physnet_mtu=1500)
+    started = runtime.Runtime(conf)
+    try:
+        store = started.store
+        subnet = store.get('subnets', 'sub-1')
+        # The port keeps its address; the reservation takes the next one.
+        assert subnet['service_ip'] == '10.8.0.2'
+        assert store.get('ports', 'port-1')['fixed_ips'][0]['ip_address'] == '10.8.0.1'
+        assert {a['ip_address']: a['port_id'] for a in store.list('ipallocations')} == {
+            '10.8.0.1': 'port-1', '10.8.0.2': None}
+        assert store.get(upgrades.VERSION_KIND, upgrades.VERSION_KEY) == {
+            'version': upgrades.VERSION}
+        port = started.plugin.create(ADMIN, 'ports', [dict(PORT_ATTRS, network_id='net-1')])[0]
+        assert addresses_of(port) == ['10.8.0.3']
+        revision = store.revision
+    finally:
+        started.close()
+    # Once done, a start writes nothing.
+    again = runtime.Runtime(conf)
+    try:
+        assert again.store.revision == revision
+        assert upgrades.upgrade(again.store) == upgrades.VERSION
+        assert again.store.revision == revision
+    finally:
+        again.close()
+
+
+def test_a_store_from_a_newer_release_is_refused(url):
+    store = store_lib.open_store(url)
+    store.transact(lambda txn: txn.put(upgrades.VERSION_KIND, upgrades.VERSION_KEY,
+                                       {'version': upgrades.VERSION + 1}))
+    try:
+        with pytest.raises(exc.StoreUnavailable):
+            upgrades.upgrade(store)
+    finally:
+        store.close()
+
+
+def test_upgrading_a_new_store_records_its_version_only(url):
+    store = store_lib.open_store(url)
+    try:
+        assert upgrades.upgrade(store) == 0
+        assert store.revision == 1
+        assert upgrades.upgrade(store) == upgrades.VERSION
+        assert store.revision == 1
+    finally:
+        store.close()
