@@ -9,7 +9,7 @@ rest.
 import copy
 import urllib.parse
 
-from rest import attributes
+from rest import definitions
 from srv6_ofapp import exceptions as exc
 
 LIST_CONTROLS = ('fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse')
@@ -20,8 +20,8 @@ class Controller:
     def __init__(self, plugin, collection):
         self.plugin = plugin
         self.collection = collection
-        self.member = attributes.MEMBERS[collection]
-        self.attrs = attributes.RESOURCE_ATTRIBUTE_MAP[collection]
+        self.member = definitions.MEMBERS[collection]
+        self.attrs = definitions.RESOURCE_ATTRIBUTE_MAP[collection]
 
     # -- verbs -------------------------------------------------------------
 
@@ -107,8 +107,8 @@ class Controller:
                 raise exc.HTTPBadRequest(
                     message="Failed to parse request. Required attribute '%s' not "
                             "specified" % name)
-            elif spec.get('allow_post') and spec.get('default', attributes.DEFERRED) \
-                    is not attributes.DEFERRED:
+            elif spec.get('allow_post') and spec.get('default', definitions.DEFERRED) \
+                    is not definitions.DEFERRED:
                 result[name] = copy.deepcopy(spec['default'])
         self._merge_project(result)
         return result
