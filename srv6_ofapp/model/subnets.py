@@ -90,7 +90,10 @@ class Subnets(resource.Resource):
             _check_pools(new)
         if 'allocation_pools' in changes:
             addresses.forget_cursor(txn, doc['id'])
-        keep_service_ip(txn, new, preferred=doc['gateway_ip'])
+        if 'gateway_ip' in changes or 'enable_dhcp' in changes:
+            # Only these decide whether a service_ip is needed: a rename of a
+            # subnet an upgrade found full must not fail for want of one.
+            keep_service_ip(txn, new, preferred=doc['gateway_ip'])
         return new
 
     def delete(self, txn, doc):

@@ -1,6 +1,7 @@
 """The address a gateway-less DHCP subnet reserves for the network's
 services (its service_ip), on a real sqlite file, through the plugin."""
 
+import ipaddress
 import types
 
 import pytest
@@ -180,30 +181,32 @@ def test_the_fixed_ips_filter_finds_no_port_at_the_service_ip(plugin, network):
 
 # -- an existing store, written before service_ip -------------------------
 
-def write_old_store(url):
-    """A gateway-less DHCP subnet whose port holds its first host address,
-    as the release before service_ip wrote them."""
+def write_old_store(url, cidr='10.8.0.0/24', port_ips=('10.8.0.1',)):
+    """A gateway-less DHCP subnet whose ports hold ``port_ips``, as the
+    release before service_ip wrote them."""
     store = store_lib.open_store(url)
     times = {'created_at': '2026-01-01T00:00:00Z', 'updated_at': '2026-01-01T00:00:00Z',
              'revision_number': 0, 'tenant_id': 'admin'}
-    network = dict(NETWORK_ATTRS, id='net-1', mtu=1436, status='ACTIVE', **times)
-    subnet = dict(SUBNET_ATTRS, id='sub-1', network_id='net-1', cidr='10.8.0.0/24',
-                  gateway_ip=None, allocation_pools=[{'start': '10.8.0.1',
-                                                      'end': '10.8.0.254'}],
-                  ipv6_ra_mode=None, ipv6_address_mode=None, subnetpool_id=None, **times)
-    port = dict(PORT_ATTRS, id='port-1', network_id='net-1', status='DOWN',
-                mac_address='fa:16:3e:00:00:01', port_security_enabled=True,
-                fixed_ips=[{'subnet_id': 'sub-1', 'ip_address': '10.8.0.1'}], **times)
+    first, last = ipam.host_range(cidr)
+    pools = [{'start': str(ipaddress.IPv4Address(first)),
+              'end': str(ipaddress.IPv4Address(last))}]
 
     def fill(txn):
-        txn.put('networks', 'net-1', network)
-        txn.put('subnets', 'sub-1', subnet)
-        txn.put('ports', 'port-1', port)
-        txn.put('ipallocations', 'sub-1/10.8.0.1', {'port_id': 'port-1',
-                                                     'subnet_id': 'sub-1',
-                                                     'ip_address': '10.8.0.1'})
-        txn.put('macaddresses', 'net-1/fa:16:3e:00:00:01', {'port_id': 'port-1'})
-        txn.put('ipamcursors', 'sub-1', {'next': '10.8.0.2'})
+        txn.put('networks', 'net-1', dict(NETWORK_ATTRS, id='net-1', mtu=1436,
+                                          status='ACTIVE', **times))
+        txn.put('subnets', 'sub-1', dict(
+            SUBNET_ATTRS, id='sub-1', network_id='net-1', cidr=cidr, gateway_ip=None,
+            allocation_pools=pools, ipv6_ra_mode=None, ipv6_address_mode=None,
+            subnetpool_id=None, **times))
+        for n, ip in enumerate(port_ips, 1):
+            port_id, mac = 'port-%d' % n, 'fa:16:3e:00:00:%02x' % n
+            txn.put('ports', port_id, dict(
+                PORT_ATTRS, id=port_id, network_id='net-1', status='DOWN',
+                mac_address=mac, port_security_enabled=True,
+                fixed_ips=[{'subnet_id': 'sub-1', 'ip_address': ip}], **times))
+            txn.put('ipallocations', 'sub-1/' + ip, {'port_id': port_id,
+                                                     'subnet_id': 'sub-1', 'ip_address': ip})
+            txn.put('macaddresses', 'net-1/' + mac, {'port_id': port_id})
     store.transact(fill)
     store.close()
 
@@ -256,5 +259,21 @@ def test_upgrading_a_new_store_records_its_version_only(url):
         assert store.revision == 1
         assert upgrades.upgrade(store) == upgrades.VERSION
         assert store.revision == 1
+    finally:
+        store.close()
+
+
+def test_an_upgrade_that_finds_a_subnet_full_leaves_it_usable(url):
+    write_old_store(url, cidr='10.8.0.0/30', port_ips=('10.8.0.1', '10.8.0.2'))
+    store = store_lib.open_store(url)
+    try:
+        assert upgrades.upgrade(store) == 0
+        assert 'service_ip' not in store.get('subnets', 'sub-1')
+        plugin = Plugin(store)
+        # Unrelated changes still work; freeing an address lets it have one.
+        assert plugin.update(ADMIN, 'subnets', 'sub-1', {'name': 'full'})['name'] == 'full'
+        plugin.delete(ADMIN, 'ports', 'port-2')
+        plugin.update(ADMIN, 'subnets', 'sub-1', {'enable_dhcp': True})
+        assert store.get('subnets', 'sub-1')['service_ip'] == '10.8.0.2'
     finally:
         store.close()
