@@ -10,8 +10,8 @@ import routes
 import webob
 import webob.dec
 
-from rest import attributes
 from rest import auth
+from rest import definitions
 from rest import resource
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp import metrics
@@ -20,34 +20,6 @@ LOG = logging.getLogger(__name__)
 
 API_VERSION = 'v2.0'
 MAX_BODY = 10 * 1024 * 1024
-
-EXTENSIONS = [
-    ('binding', 'Port Binding', 'Expose port bindings of a virtual port to external '
-     'application (binding:host_id, binding:profile with the SRv6 VRF of the host)'),
-    ('srv6-encap-network', 'SRv6 encap network', 'Per-project SRv6 encap rules '
-     '(destination -> nexthop SID) for a network'),
-    ('srv6-host', 'SRv6 hosts', 'Hypervisors: datapath id, segment_node_id, underlay '
-     'address, VRF address pool'),
-    ('extra_dhcp_opt', 'Neutron Extra DHCP options', 'Extra options configuration for '
-     'DHCP. For example PXE boot options to DHCP clients can be specified'),
-    ('allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed address pairs'),
-    ('port-security', 'Port Security', 'Provides port security'),
-    ('net-mtu', 'Network MTU', 'Provides MTU attribute for a network resource.'),
-    ('net-mtu-writable', 'Network MTU (writable)', 'Provides a writable MTU attribute '
-     'for a network resource.'),
-    ('project-id', 'project_id field enabled', 'Extension that indicates that project_id '
-     'field is enabled.'),
-    ('standard-attr-timestamp', 'Resource timestamps', 'Adds created_at and updated_at '
-     'fields to all Neutron resources that have Neutron standard attributes.'),
-    ('standard-attr-revisions', 'Resource revision numbers', 'This extension will '
-     'display the revision number of neutron resources.'),
-    ('standard-attr-description', 'standard-attr-description', 'Extension to add '
-     'descriptions to standard attributes'),
-    ('filter-validation', 'Filter parameters validation', 'Provides validation on '
-     'filter parameters.'),
-    ('sorting', 'Sorting support', 'Enables sorting support.'),
-    ('pagination', 'Pagination support', 'Enables pagination support.'),
-]
 
 
 def _json_response(status, body):
@@ -70,7 +42,7 @@ class API:
     def __init__(self, plugin, authenticator):
         self.authenticator = authenticator
         self.controllers = {c: resource.Controller(plugin, c)
-                            for c in attributes.RESOURCE_ATTRIBUTE_MAP}
+                            for c in definitions.RESOURCE_ATTRIBUTE_MAP}
         self.mapper = routes.Mapper()
         m = self.mapper
         m.connect('/', action='versions', conditions={'method': ['GET']})
@@ -121,11 +93,12 @@ class API:
         if action == 'resources':
             return _json_response(200, self._resources(request))
         if action == 'extensions':
-            return _json_response(200, {'extensions': [_extension(*e) for e in EXTENSIONS]})
+            return _json_response(200, {'extensions': [
+                _extension(e) for e in definitions.EXTENSIONS]})
         if action == 'extension':
-            for ext in EXTENSIONS:
-                if ext[0] == match['alias']:
-                    return _json_response(200, {'extension': _extension(*ext)})
+            for ext in definitions.EXTENSIONS:
+                if ext.alias == match['alias']:
+                    return _json_response(200, {'extension': _extension(ext)})
             raise exc.ExtensionNotFound(extension_alias=match['alias'])
         controller = self.controllers[match['collection']]
         if action == 'index':
@@ -159,13 +132,12 @@ class API:
     def _resources(self, request):
         base = request.host_url + '/' + API_VERSION + '/'
         return {'resources': [
-            {'name': attributes.MEMBERS[c], 'collection': c,
+            {'name': definitions.MEMBERS[c], 'collection': c,
              'links': [{'href': base + c, 'rel': 'self'}]} for c in self.controllers]}
 
 
-def _extension(alias, name, description):
-    return {'alias': alias, 'name': name, 'description': description,
-            'updated': '2026-11-01T00:00:00-00:00', 'links': []}
+def _extension(extension):
+    return dict(extension._asdict(), updated='2026-11-01T00:00:00-00:00', links=[])
 
 
 def make_app(plugin, conf):

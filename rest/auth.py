@@ -13,7 +13,7 @@ token     a built-in static scheme for small deployments: X-Auth-Token is
 import hmac
 
 from srv6_ofapp import exceptions as exc
-from srv6_ofapp.model.plugin import Context
+from srv6_ofapp.model.context import Context
 
 STRATEGIES = ('noauth', 'keystone', 'token')
 
@@ -28,7 +28,7 @@ def make_authenticator(conf):
     if strategy == 'noauth':
         def noauth(request):
             return Context(request.headers.get('X-Project-Id') or conf.default_project_id,
-                           is_admin=True, roles=_roles(request) or ['admin'])
+                           is_admin=True)
         return noauth
 
     if strategy == 'keystone':
@@ -36,10 +36,9 @@ def make_authenticator(conf):
             if request.headers.get('X-Identity-Status') != 'Confirmed':
                 raise exc.NotAuthenticated()
             project = request.headers.get('X-Project-Id')
-            roles = _roles(request)
             if not project:
                 raise exc.NotAuthenticated('Authentication required: no project scope.')
-            return Context(project, is_admin='admin' in roles, roles=roles)
+            return Context(project, is_admin='admin' in _roles(request))
         return keystone
 
     if strategy == 'token':
@@ -50,10 +49,10 @@ def make_authenticator(conf):
             presented = request.headers.get('X-Auth-Token', '')
             if admin_token and hmac.compare_digest(presented, admin_token):
                 return Context(request.headers.get('X-Project-Id') or
-                               conf.default_project_id, is_admin=True, roles=['admin'])
+                               conf.default_project_id, is_admin=True)
             for known, project in project_tokens.items():
                 if hmac.compare_digest(presented, known):
-                    return Context(project, is_admin=False, roles=['member'])
+                    return Context(project, is_admin=False)
             raise exc.NotAuthenticated()
         return token
 

@@ -1,20 +1,18 @@
 """One collection's HTTP semantics, Neutron v2.0 style (neutron.api.v2.base).
 
 Turns request bodies into validated attribute dicts using the attribute
-map, and list queries into filters, sorting, pagination and field
-selection; the plugin does the rest.
+map, and list queries into filters (checked by name here, given meaning by
+the model), sorting, pagination and field selection; the plugin does the
+rest.
 """
 
 import copy
 import urllib.parse
 
-from rest import attributes
+from rest import definitions
 from srv6_ofapp import exceptions as exc
 
 LIST_CONTROLS = ('fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse')
-
-# Filters the store can serve from an index (single value, stored as is).
-STORE_FILTERS = ('network_id', 'tenant_id', 'binding:host_id')
 
 
 class Controller:
@@ -22,24 +20,13 @@ class Controller:
     def __init__(self, plugin, collection):
         self.plugin = plugin
         self.collection = collection
-        self.member = attributes.MEMBERS[collection]
-        self.attrs = attributes.RESOURCE_ATTRIBUTE_MAP[collection]
+        self.member = definitions.MEMBERS[collection]
+        self.attrs = definitions.RESOURCE_ATTRIBUTE_MAP[collection]
 
     # -- verbs -------------------------------------------------------------
 
     def index(self, ctx, params, url):
-        filters = self._filters(ctx, params)
-        where = {}
-        for name in STORE_FILTERS:
-            if len(filters.get(name, ())) == 1:
-                where[name] = filters[name][0]
-        # fixed_ips=ip_address=X narrows ports through the address index; the
-        # filter itself is still checked below like any other.
-        addresses = [f.partition('=')[2] for f in filters.get('fixed_ips', ())
-                     if f.startswith('ip_address=')]
-        found = self.plugin.list(ctx, self.collection, where,
-                                 **({'ip_address': addresses[0]} if addresses else {}))
-        items = [item for item in found if self._matches(item, filters)]
+        items = self.plugin.list(ctx, self.collection, self._filters(ctx, params))
         items = self._sorted(items, params)
         items, next_marker = self._page(items, params)
         fields = params.getall('fields')
@@ -120,8 +107,8 @@ class Controller:
                 raise exc.HTTPBadRequest(
                     message="Failed to parse request. Required attribute '%s' not "
                             "specified" % name)
-            elif spec.get('allow_post') and spec.get('default', attributes.DEFERRED) \
-                    is not attributes.DEFERRED:
+            elif spec.get('allow_post') and spec.get('default', definitions.DEFERRED) \
+                    is not definitions.DEFERRED:
                 result[name] = copy.deepcopy(spec['default'])
         self._merge_project(result)
         return result
@@ -156,17 +143,6 @@ class Controller:
             key = 'tenant_id' if name == 'project_id' else name
             filters.setdefault(key, []).extend(params.getall(name))
         return filters
-
-    @staticmethod
-    def _matches(item, filters):
-        for name, wanted in filters.items():
-            value = item.get(name)
-            if name == 'fixed_ips':
-                if not all(_fixed_ip_matches(value, w) for w in wanted):
-                    return False
-            elif not any(_value_matches(value, w) for w in wanted):
-                return False
-        return True
 
     def _sorted(self, items, params):
         keys = params.getall('sort_key')
@@ -223,21 +199,3 @@ class Controller:
 def _sort_value(value):
     return (value is not None, value if value is not None else '')
 
-
-def _value_matches(value, wanted):
-    if isinstance(value, bool):
-        return wanted.lower() == str(value).lower() or wanted == str(int(value))
-    if value is None:
-        return wanted in ('', 'None', 'null')
-    if isinstance(value, str) and ':' in value and len(value) == 17:  # a MAC
-        return value == wanted.lower()
-    return str(value) == wanted
-
-
-def _fixed_ip_matches(fixed_ips, wanted):
-    """Neutron's ``fixed_ips=ip_address=10.0.0.2`` / ``fixed_ips=subnet_id=X``."""
-    key, sep, value = wanted.partition('=')
-    if not sep or key not in ('ip_address', 'subnet_id'):
-        raise exc.HTTPBadRequest(message="fixed_ips filter must be 'ip_address=IP' or "
-                                         "'subnet_id=ID', not '%s'" % wanted)
-    return any(f.get(key) == value for f in fixed_ips or ())

@@ -132,6 +132,12 @@ class MacAddressGenerationFailure(Conflict):
     message = 'Unable to generate unique mac on network %(net_id)s.'
 
 
+class ServiceAddressGenerationFailure(Conflict):
+    message = ('No free address in subnet %(cidr)s for the network\'s services (DHCP '
+               'server, ARP answers), which a subnet without gateway_ip needs while '
+               'enable_dhcp is true.')
+
+
 class HostNameInUse(Conflict):
     message = 'A host with %(attr)s %(value)s already exists.'
 

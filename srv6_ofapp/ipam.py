@@ -30,6 +30,21 @@ def host_range(cidr):
     return net.first + 1, net.last - 1
 
 
+def is_host_address(cidr, ip):
+    """Whether ``ip`` is a usable host address of ``cidr`` (not its network
+    or broadcast address, nor outside it)."""
+    first, last = host_range(cidr)
+    return first <= int(netaddr.IPAddress(ip)) <= last
+
+
+def first_free_host(cidr, is_used):
+    """The lowest host address of ``cidr`` for which ``is_used(ip)`` is
+    false, or None: pools do not matter, any host address will do."""
+    first, last = host_range(cidr)
+    whole = {'start': str(netaddr.IPAddress(first)), 'end': str(netaddr.IPAddress(last))}
+    return first_free_ip([whole], is_used)
+
+
 def default_pools(cidr, gateway_ip):
     """Every host address of the subnet except the gateway, as pools."""
     first, last = host_range(cidr)

@@ -13,6 +13,7 @@ import threading
 from srv6_ofapp import store as store_lib
 from srv6_ofapp.config import CONF
 from srv6_ofapp.model import plugin as plugin_lib
+from srv6_ofapp.model import upgrades
 from srv6_ofapp.replica import Replica
 
 LOG = logging.getLogger(__name__)
@@ -25,6 +26,12 @@ class Runtime:
         LOG.info('store %s at revision %d', self.store.url, self.store.revision)
         self.plugin = plugin_lib.Plugin(self.store, base_mac=conf.base_mac,
                                         global_physnet_mtu=conf.global_physnet_mtu)
+        try:
+            # Documents written by an older release get what this one keeps.
+            upgrades.upgrade(self.store)
+        except BaseException:
+            self.store.close()
+            raise
         self._replica = None
         self._lock = threading.Lock()
 

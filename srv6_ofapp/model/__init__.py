@@ -1,2 +1,14 @@
 """The model's rules (Neutron's "core plugin"): what creating, updating or
-deleting a resource means, in one store transaction per request."""
+deleting a resource means, in one store transaction per request.
+
+plugin      the entry points, over the resources registered in RESOURCES
+resource    what every resource shares (visibility, ownership, project)
+networks, subnets, ports, hosts, srv6_encap_networks
+            one resource each
+addresses   IP and MAC bookkeeping (ipallocations, macaddresses, ipamcursors)
+binding     the (host, network) VRF a bound port needs (vrfallocations)
+views       stored document -> API view
+filters     Neutron's list filter semantics
+context     who is asking
+upgrades    bringing an older store's documents up to this release
+"""

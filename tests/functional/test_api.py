@@ -108,6 +108,26 @@ def test_allocation_takes_the_lowest_free_address(client):
     assert response.status_code == 409
 
 
+def test_a_gateway_less_subnet_keeps_its_service_address_from_ports(client):
+    network = client.create('network', name='no-gateway')
+    subnet = client.create('subnet', network_id=network['id'], cidr='10.83.0.0/24',
+                           gateway_ip=None)
+    assert subnet['gateway_ip'] is None
+    # The address DHCP replies come from (the lowest host address) is internal.
+    for shown in (subnet, client.get(V + '/subnets/' + subnet['id']).json()['subnet'],
+                  client.get(V + '/subnets', params={'id': subnet['id']}).json()[
+                      'subnets'][0]):
+        assert 'service_ip' not in shown, shown
+    response = client.post(V + '/ports', {'port': {
+        'network_id': network['id'], 'fixed_ips': [{'ip_address': '10.83.0.1'}]}})
+    assert response.status_code == 409, response.text
+    assert response.json()['NeutronError']['type'] == 'IpAddressAlreadyAllocated'
+    port = client.create('port', network_id=network['id'])
+    assert port['fixed_ips'][0]['ip_address'] == '10.83.0.2'
+    assert client.get(V + '/ports', params={'fixed_ips': 'ip_address=10.83.0.1'}).json()[
+        'ports'] == []
+
+
 def test_delete_network_takes_its_subnets_and_encap_networks(client):
     network = client.create('network', name='doomed')
     subnet = client.create('subnet', network_id=network['id'], cidr='10.9.0.0/24')

@@ -38,7 +38,7 @@ def test_edge_sets_port_status_and_the_feed_reports_it(plugin):
     changes = queue.Queue()
     watch = plugin.store.watch(changes.put)
     try:
-        assert plugin.set_port_status(port['id'], 'ACTIVE') is True
+        assert plugin.set_port_statuses({port['id']: 'ACTIVE'}) == [port['id']]
         change = changes.get(timeout=10)
         assert (change.kind, change.key) == ('ports', port['id'])
         assert change.old['status'] == 'DOWN' and change.new['status'] == 'ACTIVE'
@@ -46,7 +46,7 @@ def test_edge_sets_port_status_and_the_feed_reports_it(plugin):
         watch.cancel()
     # Reporting the same status again writes nothing.
     revision = plugin.store.revision
-    assert plugin.set_port_status(port['id'], 'ACTIVE') is False
+    assert plugin.set_port_statuses({port['id']: 'ACTIVE'}) == []
     assert plugin.store.revision == revision
     shown = plugin.get(ADMIN, 'ports', port['id'])
     assert shown['status'] == 'ACTIVE'
@@ -54,7 +54,7 @@ def test_edge_sets_port_status_and_the_feed_reports_it(plugin):
 
 
 def test_status_of_a_deleted_port_is_ignored(plugin):
-    assert plugin.set_port_status('no-such-port', 'ACTIVE') is False
+    assert plugin.set_port_statuses({'no-such-port': 'ACTIVE'}) == []
 
 
 def test_not_found_is_the_resource_specific_error(plugin):

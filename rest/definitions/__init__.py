@@ -1,0 +1,36 @@
+"""The API's resources, one definition module each, and the registry that
+assembles them: the attribute maps, member names and extensions the REST
+layer serves.
+
+A definition module has COLLECTION, MEMBER (the JSON body's singular key,
+``{"port": ...}`` beside ``{"ports": [...]}``), ATTRIBUTES (its attribute
+map, format in base) and EXTENSIONS (those it brings).  A new resource is
+a module listed in RESOURCES, beside its model module in
+srv6_ofapp/model/plugin.py.
+"""
+
+from rest.definitions import base
+from rest.definitions import hosts
+from rest.definitions import networks
+from rest.definitions import ports
+from rest.definitions import srv6_encap_networks
+from rest.definitions import subnets
+
+DEFERRED = base.DEFERRED
+
+RESOURCES = (networks, subnets, ports, hosts, srv6_encap_networks)
+
+RESOURCE_ATTRIBUTE_MAP = {r.COLLECTION: r.ATTRIBUTES for r in RESOURCES}
+MEMBERS = {r.COLLECTION: r.MEMBER for r in RESOURCES}
+
+
+def _extensions():
+    """Every extension once (several resources may bring one): the
+    resources', in their order, then the API's own."""
+    found = {}
+    for extension in [e for r in RESOURCES for e in r.EXTENSIONS] + list(base.API_EXTENSIONS):
+        found.setdefault(extension.alias, extension)
+    return tuple(found.values())
+
+
+EXTENSIONS = _extensions()

@@ -1,0 +1,73 @@
+"""What the resource definitions share: the attribute specs every resource
+uses, the extensions that are the API's rather than one resource's, and the
+format of both.
+
+An attribute map is in Neutron's format (neutron_lib.api.definitions).
+Per attribute:
+  allow_post / allow_put  may a client set it on create / update
+  validate                normalises the value or raises ValueError(reason)
+  default                 used when absent on create; DEFERRED: the model
+                          computes it (e.g. gateway_ip, mac_address)
+  required                must be given on create
+  is_visible              shown in responses
+  is_filter / is_sort_key usable as a list filter / a sort key
+  admin_only              neither shown to nor settable by non-admins
+                          (Neutron's policy for binding:*)
+  admin_set_only          shown to all, settable by admins only (shared)
+"""
+
+import collections
+
+from rest import validators as v
+
+Extension = collections.namedtuple('Extension', 'alias name description')
+Extension.__doc__ = """An API extension as GET /v2.0/extensions lists it."""
+
+# The model computes the default (it depends on other attributes or config).
+DEFERRED = object()
+
+NAME = {'allow_post': True, 'allow_put': True, 'validate': v.string(255), 'default': '',
+        'is_visible': True, 'is_filter': True, 'is_sort_key': True}
+DESCRIPTION = {'allow_post': True, 'allow_put': True, 'validate': v.string(255),
+               'default': '', 'is_visible': True, 'is_filter': True}
+ID = {'allow_post': False, 'allow_put': False, 'is_visible': True, 'is_filter': True,
+      'is_sort_key': True}
+# tenant_id and project_id are two names of one field; the model keeps tenant_id.
+PROJECT = {'allow_post': True, 'allow_put': False, 'validate': v.string(255),
+           'default': DEFERRED, 'is_visible': True, 'is_filter': True, 'is_sort_key': True}
+READ_ONLY = {'allow_post': False, 'allow_put': False, 'is_visible': True}
+READ_ONLY_FILTER = dict(READ_ONLY, is_filter=True, is_sort_key=True)
+ADMIN_STATE_UP = {'allow_post': True, 'allow_put': True, 'validate': v.boolean,
+                  'default': True, 'is_visible': True, 'is_filter': True, 'is_sort_key': True}
+# The network a subnet, port or encap network belongs to, for good.
+NETWORK_ID = {'allow_post': True, 'allow_put': False, 'validate': v.uuid_str,
+              'required': True, 'is_visible': True, 'is_filter': True, 'is_sort_key': True}
+# Neutron's standard attributes: timestamps and revisions.
+STANDARD_ATTRIBUTES = {
+    'created_at': READ_ONLY_FILTER,
+    'updated_at': READ_ONLY_FILTER,
+    'revision_number': READ_ONLY_FILTER,
+}
+# What every resource a project owns starts with.
+PROJECT_RESOURCE = dict({'id': ID, 'tenant_id': PROJECT, 'project_id': PROJECT},
+                        **STANDARD_ATTRIBUTES)
+
+# Brought by networks and ports both (port_security_enabled).
+PORT_SECURITY = Extension('port-security', 'Port Security', 'Provides port security')
+
+# The API's own, whatever the resource.
+API_EXTENSIONS = (
+    Extension('project-id', 'project_id field enabled', 'Extension that indicates that '
+              'project_id field is enabled.'),
+    Extension('standard-attr-timestamp', 'Resource timestamps', 'Adds created_at and '
+              'updated_at fields to all Neutron resources that have Neutron standard '
+              'attributes.'),
+    Extension('standard-attr-revisions', 'Resource revision numbers', 'This extension '
+              'will display the revision number of neutron resources.'),
+    Extension('standard-attr-description', 'standard-attr-description', 'Extension to add '
+              'descriptions to standard attributes'),
+    Extension('filter-validation', 'Filter parameters validation', 'Provides validation '
+              'on filter parameters.'),
+    Extension('sorting', 'Sorting support', 'Enables sorting support.'),
+    Extension('pagination', 'Pagination support', 'Enables pagination support.'),
+)

@@ -1,0 +1,77 @@
+"""The port resource: a VM's NIC, its addresses, its binding to a host."""
+
+from rest import validators as v
+from rest.definitions import base
+
+COLLECTION = 'ports'
+MEMBER = 'port'
+
+_fixed_ip = v.dict_of(optional={'subnet_id': v.uuid_str, 'ip_address': v.ipv4_address})
+_address_pair = v.dict_of(required={'ip_address': v.ipv4_address_or_cidr},
+                          optional={'mac_address': v.mac_address})
+_dhcp_opt = v.dict_of(required={'opt_name': v.string(255)},
+                      optional={'opt_value': v.nullable(v.string(255)),
+                                'ip_version': v.integer(4, 4)})
+# binding:profile is free-form, but the keys networking-sr defines are checked.
+_binding_profile = v.dict_of(optional={'segment_node_id': v.ipv6_address,
+                                       'vrf': v.ifname,
+                                       'vrf_cidr': v.ipv4_cidr,
+                                       'vrf_ip': v.ipv4_address},
+                             allow_extra=True)
+
+ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
+    'name': base.NAME,
+    'description': base.DESCRIPTION,
+    'network_id': base.NETWORK_ID,
+    'admin_state_up': base.ADMIN_STATE_UP,
+    'mac_address': {'allow_post': True, 'allow_put': False, 'validate': v.mac_address,
+                    'default': base.DEFERRED, 'is_visible': True, 'is_filter': True,
+                    'is_sort_key': True},
+    'fixed_ips': {'allow_post': True, 'allow_put': True,
+                  'validate': v.list_of(_fixed_ip), 'default': base.DEFERRED,
+                  'is_visible': True, 'is_filter': True},
+    'device_id': {'allow_post': True, 'allow_put': True, 'validate': v.string(255),
+                  'default': '', 'is_visible': True, 'is_filter': True,
+                  'is_sort_key': True},
+    'device_owner': {'allow_post': True, 'allow_put': True, 'validate': v.string(255),
+                     'default': '', 'is_visible': True, 'is_filter': True,
+                     'is_sort_key': True},
+    'status': base.READ_ONLY_FILTER,
+    'binding:host_id': {'allow_post': True, 'allow_put': True,
+                        'validate': v.string(255), 'default': '', 'is_visible': True,
+                        'is_filter': True, 'admin_only': True},
+    'binding:profile': {'allow_post': True, 'allow_put': True,
+                        'validate': _binding_profile, 'default': {},
+                        'is_visible': True, 'admin_only': True},
+    'binding:vnic_type': {'allow_post': True, 'allow_put': True,
+                          'validate': v.string(64), 'default': 'normal',
+                          'is_visible': True, 'is_filter': True},
+    'binding:vif_type': dict(base.READ_ONLY, admin_only=True),
+    'binding:vif_details': dict(base.READ_ONLY, admin_only=True),
+    'port_security_enabled': {'allow_post': True, 'allow_put': True,
+                              'validate': v.boolean, 'default': base.DEFERRED,
+                              'is_visible': True, 'is_filter': True},
+    'allowed_address_pairs': {'allow_post': True, 'allow_put': True,
+                              'validate': v.list_of(_address_pair, max_items=10),
+                              'default': [], 'is_visible': True},
+    'extra_dhcp_opts': {'allow_post': True, 'allow_put': True,
+                        'validate': v.list_of(_dhcp_opt), 'default': [],
+                        'is_visible': True},
+    # Clients send security_groups=[]; security groups themselves are not
+    # implemented (port security is MAC/IP anti-spoofing), so only [] is valid.
+    'security_groups': {'allow_post': True, 'allow_put': True,
+                        'validate': v.empty_list('security groups are not supported'),
+                        'default': [], 'is_visible': True},
+})
+
+EXTENSIONS = (
+    base.Extension('binding', 'Port Binding', 'Expose port bindings of a virtual port to '
+                   'external application (binding:host_id, binding:profile with the SRv6 '
+                   'VRF of the host)'),
+    base.Extension('extra_dhcp_opt', 'Neutron Extra DHCP options', 'Extra options '
+                   'configuration for DHCP. For example PXE boot options to DHCP clients '
+                   'can be specified'),
+    base.Extension('allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed '
+                   'address pairs'),
+    base.PORT_SECURITY,
+)

@@ -1,0 +1,181 @@
+"""Ports: a VM's NIC on a network, with its MAC, its fixed IPs and its
+binding to a host.
+
+What a port's fixed_ips request means (Neutron's forms: an address, a
+subnet, both, or nothing for any free address) is decided here; holding
+the addresses is the bookkeeping's (addresses), the VRF a bound port needs
+is binding's.
+"""
+
+import netaddr
+
+from srv6_ofapp import exceptions as exc
+from srv6_ofapp.model import addresses
+from srv6_ofapp.model import binding
+from srv6_ofapp.model import filters as filter_lib
+from srv6_ofapp.model import networks
+from srv6_ofapp.model import resource
+
+
+class Ports(resource.Resource):
+
+    collection = 'ports'
+    # device_id: Nova finds an instance's ports by it.
+    store_filters = ('network_id', 'tenant_id', 'binding:host_id', 'device_id')
+
+    def not_found(self, id_):
+        return exc.PortNotFound(port_id=id_)
+
+    def view(self, views, doc):
+        return views.port(doc)
+
+    def candidates(self, txn, where, filters):
+        """fixed_ips=ip_address=X finds its ports through the address
+        bookkeeping instead of reading every port."""
+        wanted = filter_lib.fixed_ip_values(filters, 'ip_address')
+        if not wanted:
+            return super().candidates(txn, where, filters)
+        found = (txn.get(self.collection, id_) for id_ in addresses.ports_holding(txn, wanted[0]))
+        return [port for port in found
+                if port and all(port.get(k) == v for k, v in where.items())]
+
+    def create(self, txn, ctx, attrs):
+        project = self.project_of(ctx, attrs)
+        network = networks.parent_network(txn, ctx, attrs['network_id'], self.collection,
+                                          owner_only=False)
+        attrs.setdefault('port_security_enabled', network['port_security_enabled'])
+        _check_address_pairs(attrs)
+        doc = self.new_doc(attrs, project)
+        doc['status'] = 'DOWN'
+        doc['mac_address'] = addresses.claim_mac(
+            txn, network['id'], attrs.get('mac_address'), doc['id'],
+            self.settings.base_mac, self.settings.rng)
+        requested = attrs.get('fixed_ips')
+        doc['fixed_ips'] = (_allocate_any_ip(txn, network['id'], doc['id'])
+                            if requested is None else
+                            _allocate_ips(txn, network['id'], doc['id'], requested))
+        doc['extra_dhcp_opts'] = _merge_dhcp_opts([], attrs['extra_dhcp_opts'])
+        binding.bind(txn, doc)
+        txn.put(self.collection, doc['id'], doc)
+        return doc
+
+    def update(self, txn, ctx, doc, changes):
+        new = dict(doc, **changes)
+        _check_address_pairs(new)
+        if 'fixed_ips' in changes:
+            kept, released, wanted = _match_fixed_ips(doc['fixed_ips'], changes['fixed_ips'])
+            addresses.release_ips(txn, released)
+            new['fixed_ips'] = kept + _allocate_ips(txn, doc['network_id'], doc['id'],
+                                                    wanted, already=kept)
+        if 'extra_dhcp_opts' in changes:
+            new['extra_dhcp_opts'] = _merge_dhcp_opts(doc['extra_dhcp_opts'],
+                                                      changes['extra_dhcp_opts'])
+        if new['binding:host_id'] != doc['binding:host_id']:
+            binding.unbind(txn, doc)
+        binding.bind(txn, new)
+        return new
+
+    def delete(self, txn, doc):
+        addresses.release_ips(txn, doc['fixed_ips'])
+        addresses.release_mac(txn, doc['network_id'], doc['mac_address'])
+        binding.unbind(txn, doc)
+
+
+def _check_address_pairs(port):
+    if port.get('allowed_address_pairs') and not port['port_security_enabled']:
+        raise exc.AddressPairAndPortSecurityRequired()
+
+
+def _match_fixed_ips(current, requested):
+    """(allocations kept, allocations to release, requests to allocate).
+
+    A request keeps a current allocation when it names its address, or
+    only its subnet (Neutron keeps the port's address on that subnet).
+    """
+    remaining, kept, wanted = list(current), [], []
+    for request in requested:
+        match = None
+        if request.get('ip_address') or request.get('subnet_id'):
+            match = next((a for a in remaining
+                          if request.get('ip_address', a['ip_address']) == a['ip_address']
+                          and request.get('subnet_id', a['subnet_id']) == a['subnet_id']),
+                         None)
+        if match is None:
+            wanted.append(request)
+        else:
+            remaining.remove(match)
+            kept.append(match)
+    return kept, remaining, wanted
+
+
+def _subnets_oldest_first(txn, network_id):
+    return sorted(txn.list('subnets', where={'network_id': network_id}),
+                  key=lambda s: s['created_at'])
+
+
+def _allocate_any_ip(txn, network_id, port_id):
+    """One address from the first subnet (oldest first) that has room."""
+    subnets = _subnets_oldest_first(txn, network_id)
+    for subnet in subnets:
+        ip = addresses.next_free_ip(txn, subnet)
+        if ip:
+            return [addresses.claim_ip(txn, subnet, ip, port_id)]
+    if subnets:
+        raise exc.IpAddressGenerationFailure(net_id=network_id)
+    return []
+
+
+def _allocate_ips(txn, network_id, port_id, requested, already=()):
+    subnets = _subnets_oldest_first(txn, network_id)
+    claimed = list(already)
+    result = []
+    for fixed_ip in requested:
+        subnet = _subnet_for(subnets, network_id, fixed_ip)
+        ip = fixed_ip.get('ip_address')
+        if ip is None:
+            ip = addresses.next_free_ip(txn, subnet)
+            if ip is None:
+                raise exc.IpAddressGenerationFailure(net_id=network_id)
+        elif ip == subnet['gateway_ip']:
+            raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet['id'])
+        if any(c['ip_address'] == ip and c['subnet_id'] == subnet['id'] for c in claimed):
+            raise exc.InvalidInput(error_message='duplicate IP address %s in fixed_ips' % ip)
+        allocation = addresses.claim_ip(txn, subnet, ip, port_id)
+        claimed.append(allocation)
+        result.append(allocation)
+    return result
+
+
+def _subnet_for(subnets, network_id, fixed_ip):
+    """The subnet (of ``subnets``, oldest first) a fixed_ips entry asks for."""
+    if 'subnet_id' in fixed_ip:
+        subnet = next((s for s in subnets if s['id'] == fixed_ip['subnet_id']), None)
+        if subnet is None:
+            raise exc.InvalidInput(
+                error_message='Failed to create port on network %s, because fixed_ips '
+                              'included invalid subnet %s' % (network_id,
+                                                              fixed_ip['subnet_id']))
+        if ('ip_address' in fixed_ip and
+                netaddr.IPAddress(fixed_ip['ip_address']) not in
+                netaddr.IPNetwork(subnet['cidr'])):
+            raise exc.InvalidIpForSubnet(ip_address=fixed_ip['ip_address'])
+        return subnet
+    if 'ip_address' not in fixed_ip:
+        raise exc.InvalidInput(error_message='a fixed_ips entry needs subnet_id or '
+                               'ip_address')
+    ip = netaddr.IPAddress(fixed_ip['ip_address'])
+    for subnet in subnets:
+        if ip in netaddr.IPNetwork(subnet['cidr']):
+            return subnet
+    raise exc.InvalidIpForNetwork(ip_address=fixed_ip['ip_address'])
+
+
+def _merge_dhcp_opts(current, requested):
+    """Neutron's semantics: options are keyed by name; a null value removes one."""
+    merged = {o['opt_name']: o for o in current}
+    for opt in requested:
+        if opt.get('opt_value') is None:
+            merged.pop(opt['opt_name'], None)
+        else:
+            merged[opt['opt_name']] = dict(opt, ip_version=opt.get('ip_version', 4))
+    return sorted(merged.values(), key=lambda o: o['opt_name'])

@@ -1,0 +1,70 @@
+"""Stored documents -> API views.
+
+A view adds what is derived rather than stored: project_id beside
+tenant_id, a network's subnet ids, a port's binding (the networking-sr
+binding:profile keys of its host's VRF, binding:vif_type and details).
+The lookups those need are read lazily, once per request, however many
+documents it shows.
+"""
+
+from srv6_ofapp.model import binding
+from topology import vrf as vrf_lib
+
+
+class Views:
+
+    def __init__(self, txn):
+        self._txn = txn
+        self._hosts = None
+        self._vrfs = None
+        self._subnets = None
+
+    # -- lookups ------------------------------------------------------------
+
+    @property
+    def hosts(self):
+        if self._hosts is None:
+            self._hosts = {h['name']: h for h in self._txn.list('hosts')}
+        return self._hosts
+
+    def vrf_allocation(self, host_name, network_id):
+        if self._vrfs is None:
+            self._vrfs = {vrf_lib.allocation_key(a['host'], a['network_id']): a
+                          for a in self._txn.list(binding.VRFALLOCATIONS)}
+        return self._vrfs.get(vrf_lib.allocation_key(host_name, network_id))
+
+    def subnet_ids(self, network_id):
+        """The network's subnets, oldest first."""
+        if self._subnets is None:
+            self._subnets = {}
+            for subnet in self._txn.list('subnets'):
+                self._subnets.setdefault(subnet['network_id'], []).append(subnet)
+        subnets = sorted(self._subnets.get(network_id, []), key=lambda s: s['created_at'])
+        return [s['id'] for s in subnets]
+
+    # -- views --------------------------------------------------------------
+
+    @staticmethod
+    def standard(doc):
+        if 'tenant_id' in doc:
+            return dict(doc, project_id=doc['tenant_id'])
+        return dict(doc)
+
+    def network(self, doc):
+        return dict(self.standard(doc), subnets=self.subnet_ids(doc['id']))
+
+    def port(self, doc):
+        view = self.standard(doc)
+        profile = dict(doc['binding:profile'])
+        host_name = doc['binding:host_id']
+        host = self.hosts.get(host_name) if host_name else None
+        allocation = host and self.vrf_allocation(host_name, doc['network_id'])
+        if allocation:
+            profile.update(vrf_lib.binding_profile(host, allocation))
+            view['binding:vif_type'] = 'ovs'
+            view['binding:vif_details'] = {'port_filter': True, 'bridge_name': host['bridge']}
+        else:
+            view['binding:vif_type'] = 'binding_failed' if host_name else 'unbound'
+            view['binding:vif_details'] = {}
+        view['binding:profile'] = profile
+        return view
