@@ -34,10 +34,8 @@ def sid(segment_node_id, vrf_ip):
 
 def first_free_vrf_ip(vrf_cidr, used):
     """The lowest host address of ``vrf_cidr`` not in ``used``, or None."""
-    first, last = ipam.host_range(vrf_cidr)
-    pool = {'start': str(netaddr.IPAddress(first)), 'end': str(netaddr.IPAddress(last))}
     used = set(used)
-    return ipam.first_free_ip([pool], lambda ip: ip in used)
+    return ipam.first_free_host(vrf_cidr, lambda ip: ip in used)
 
 
 def binding_profile(host, allocation):
