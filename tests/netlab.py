@@ -28,7 +28,6 @@ Typical use (fixtures ``lab``/``ovs`` below; import them into a test module)::
 """
 
 import atexit
-import ctypes
 import dataclasses
 import ipaddress
 import itertools
@@ -46,6 +45,8 @@ import time
 import uuid
 
 import pytest
+
+from srv6_ofapp import netns as srv6_netns
 
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 PREFIX = 'srv6t-%d-' % os.getpid()
@@ -199,30 +200,9 @@ def netns_cmd(netns, args):
     return (['ip', 'netns', 'exec', netns] if netns else []) + [str(a) for a in args]
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNET = 0x40000000
-
-
 def in_netns(netns, fn):
     """Call fn() in a thread that has entered netns (e.g. to create a socket there)."""
-    result = {}
-
-    def target():
-        try:
-            with open('/run/netns/' + netns) as nsfile:
-                if _libc.setns(nsfile.fileno(), CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, 'setns(%s): %s' % (netns, os.strerror(err)))
-            result['value'] = fn()
-        except BaseException as exc:
-            result['error'] = exc
-
-    thread = threading.Thread(target=target, name='netlab-setns')
-    thread.start()
-    thread.join()
-    if 'error' in result:
-        raise result['error']
-    return result['value']
+    return srv6_netns.call_in(netns, fn)
 
 
 class _Relay:

@@ -25,7 +25,7 @@ Why it is fast (numbers: bench/routes.py):
 
 Netlink socket: a plain ``socket.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)``;
 for another namespace, a short-lived thread setns()es and opens it there
-(see _socket_in_netns for why not pyroute2.netns.create_socket). pyroute2's
+(srv6_ofapp.netns says why not pyroute2.netns.create_socket). pyroute2's
 IPRoute is not used: in 0.9.x it is an asyncio core with a sync wrapper that
 owns its socket's reads, which does not mix with reading a batch of ACKs
 ourselves. pyroute2 remains the reference codec (codec='pyroute2').
@@ -34,14 +34,13 @@ Not thread-safe: one RouteTable per thread (or a lock around it).
 """
 
 import collections
-import ctypes
 import errno as errno_mod
 import os
 import socket
 import struct
-import threading
 import time
 
+from srv6_ofapp import netns as netns_lib
 from srv6_ofapp.dataplane.route_codec import (
     CODECS, NLM_F_REQUEST, NLMSGHDR, RTA_OIF, RTM_NEWROUTE, RTMSG, RTPROT_SRV6, U32,
     normalize, normalize_key, pack_nla, parse_nlas, route_text)
@@ -61,7 +60,6 @@ RTM_GETROUTE = 26
 IFLA_IFNAME = 3
 SOL_NETLINK = 270
 NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK = 10, 11, 12
-CLONE_NEWNET = 0x40000000
 
 _IFINFO = struct.Struct('=BxHiII')      # family type index flags change
 _ERR = struct.Struct('=i')
@@ -101,40 +99,6 @@ def _describe(failure):
     return text
 
 
-def _socket_in_netns(path):
-    """A NETLINK_ROUTE socket opened inside the namespace at ``path``, by a
-    short-lived thread that setns()es (a namespace change is per thread and
-    ends with it; a socket keeps the namespace it was created in).
-
-    Not pyroute2.netns.create_socket(): that forks a child which the parent
-    stops with SIGTERM, and a child still in Python code then runs the
-    parent's SIGTERM handler, e.g. a cleanup that deletes the parent's
-    namespaces (seen with bench/routes.py; tests/netlab.py's handler would do
-    the same). No fork here, and 1 ms instead of ~10-180 ms."""
-    result = {}
-
-    def target():
-        try:
-            with open(path, 'rb') as nsfile:
-                if hasattr(os, 'setns'):  # Python >= 3.12
-                    os.setns(nsfile.fileno(), CLONE_NEWNET)
-                else:
-                    libc = ctypes.CDLL(None, use_errno=True)
-                    if libc.setns(nsfile.fileno(), CLONE_NEWNET) != 0:
-                        code = ctypes.get_errno()
-                        raise OSError(code, 'setns(%s): %s' % (path, os.strerror(code)))
-            result['sock'] = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-        except BaseException as exc:  # handed to the caller
-            result['error'] = exc
-
-    thread = threading.Thread(target=target, name='srv6-routes-setns', daemon=True)
-    thread.start()
-    thread.join()
-    if 'error' in result:
-        raise result['error']
-    return result['sock']
-
-
 # --- the table -------------------------------------------------------------------
 
 class RouteTable:
@@ -171,10 +135,11 @@ class RouteTable:
         if netns is None:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
         else:
-            path = netns if '/' in netns else os.path.join('/var/run/netns', netns)
+            path = netns_lib.path_of(netns)
             if not os.path.exists(path):
                 raise FileNotFoundError(errno_mod.ENOENT, 'no such network namespace', path)
-            sock = _socket_in_netns(path)
+            sock = netns_lib.call_in(path, lambda: socket.socket(socket.AF_NETLINK,
+                                                                 socket.SOCK_RAW, 0))
         try:
             sock.bind((0, 0))
             for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK):
