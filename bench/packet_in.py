@@ -49,6 +49,7 @@ from srv6_ofapp.edge import arp, dhcp  # noqa: E402
 from srv6_ofapp.edge import app as app_lib  # noqa: E402
 from srv6_ofapp.edge.switch import SwitchState  # noqa: E402
 from srv6_ofapp.edge.tables import TABLE_ID  # noqa: E402
+from srv6_ofapp.runtime import HostReports, Role  # noqa: E402
 from srv6_ofapp.replica import Replica  # noqa: E402
 from topology import naming  # noqa: E402
 
@@ -169,7 +170,8 @@ def packet_in_bytes(in_port, frame, table_id):
 def make_app(view, ofports):
     """An SRv6OFApp over ``view`` with one switch (no store, no OS-Ken loop)."""
     config.register_opts()
-    app = app_lib.SRv6OFApp(runtime=types.SimpleNamespace(plugin=None, replica=view))
+    app = app_lib.SRv6OFApp(runtime=types.SimpleNamespace(
+        plugin=None, replica=view, role=Role('all'), reports=HostReports()))
     datapath = FakeDatapath(DPID)
     state = SwitchState(datapath, DPID)
     state.ports.set_ports(ofports)

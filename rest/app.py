@@ -54,14 +54,15 @@ class API:
                   conditions={'method': ['GET']})
         m.connect(prefix + '/extensions/{alias}', action='extension',
                   conditions={'method': ['GET']})
-        collections = '|'.join(self.controllers)
-        coll = prefix + '/{collection:(%s)}' % collections
-        m.connect(coll + '{fmt:(\\.json)?}', action='index', conditions={'method': ['GET']})
-        m.connect(coll + '{fmt:(\\.json)?}', action='create', conditions={'method': ['POST']})
-        member = coll + '/{id:[^/]+?}{fmt:(\\.json)?}'
-        m.connect(member, action='show', conditions={'method': ['GET']})
-        m.connect(member, action='update', conditions={'method': ['PUT']})
-        m.connect(member, action='delete', conditions={'method': ['DELETE']})
+        for action, method, member in (('index', 'GET', False), ('create', 'POST', False),
+                                       ('show', 'GET', True), ('update', 'PUT', True),
+                                       ('delete', 'DELETE', True)):
+            offering = [c for c in self.controllers if action in definitions.ACTIONS[c]]
+            path = prefix + '/{collection:(%s)}' % '|'.join(offering)
+            if member:
+                path += '/{id:[^/]+?}'
+            m.connect(path + '{fmt:(\\.json)?}', action=action,
+                      conditions={'method': [method]})
 
     @webob.dec.wsgify
     def __call__(self, request):
@@ -86,9 +87,7 @@ class API:
         if action == 'versions':
             return _json_response(200, self._versions(request))
         if action == 'metrics':
-            body, content_type = metrics.exposition()
-            return webob.Response(body=body, content_type=content_type.split(';')[0],
-                                  charset='utf-8')
+            return _metrics_response()
         ctx = self.authenticator(request)
         if action == 'resources':
             return _json_response(200, self._resources(request))
@@ -138,6 +137,23 @@ class API:
 
 def _extension(extension):
     return dict(extension._asdict(), updated='2026-11-01T00:00:00-00:00', links=[])
+
+
+def _metrics_response():
+    body, content_type = metrics.exposition()
+    return webob.Response(body=body, content_type=content_type.split(';')[0],
+                          charset='utf-8')
+
+
+@webob.dec.wsgify
+def metrics_app(request):
+    """What an agent serves: GET /metrics (Prometheus) and nothing else."""
+    if request.path_info != '/metrics':
+        return error_response(exc.HTTPNotFound())
+    if request.method != 'GET':
+        return error_response(exc.HTTPMethodNotAllowed(method=request.method,
+                                                       path=request.path))
+    return _metrics_response()
 
 
 def make_app(plugin, conf):

@@ -6,6 +6,8 @@ ryu-manager's and every option has a config-file equivalent in
 ``[DEFAULT]`` (dashes become underscores: ``wsapi_port = 9696``).
 """
 
+import socket
+
 from oslo_config import cfg
 # Importing these registers OS-Ken's options (--ofp-listen-host,
 # --ofp-tcp-listen-port, --verbose, --log-file, ...) on OS-Ken's CONF.
@@ -15,7 +17,18 @@ import os_ken.log  # noqa: F401
 
 from os_ken.cfg import CONF  # noqa: E402  (OS-Ken's ConfigOpts, not oslo's global)
 
+ROLES = ('all', 'api', 'agent')
+
 LAUNCH_OPTS = [
+    cfg.StrOpt('role', default='all', choices=ROLES,
+               help='all: the REST API, the OpenFlow edge and the host dataplane in one '
+                    'process (the embedded default). api: the REST API only; several API '
+                    'servers on one etcd store are interchangeable. agent: one host\'s '
+                    'OpenFlow controller and kernel dataplane (--host), fed from the store '
+                    'directly; its REST port serves only /metrics.'),
+    cfg.StrOpt('host', default=socket.gethostname(), sample_default='<hostname>',
+               help='role=agent: the name of the host (its hosts resource) this agent '
+                    'serves.'),
     cfg.StrOpt('wsapi-host', default='127.0.0.1',
                help='Address the REST API listens on (ryu-manager\'s flag). The '
                     'default keeps the API local; with auth_strategy=noauth every '
@@ -71,6 +84,15 @@ EDGE_OPTS = [
                help='Burst size of that meter, in packets.'),
 ]
 
+AGENT_OPTS = [
+    cfg.IntOpt('report-interval', default=30, min=1,
+               help='Seconds between an agent\'s state reports (its heartbeat in the '
+                    'agents API), as Neutron\'s agents report.'),
+    cfg.IntOpt('agent-down-time', default=75, min=2,
+               help='Seconds without a report after which an agent is dead (the lease '
+                    'its heartbeat lives on); more than twice report_interval.'),
+]
+
 DATAPLANE_OPTS = [
     cfg.ListOpt('dataplane-hosts', default=[],
                 help='Hosts (by name) whose kernel this process programs (VRFs, SRv6 '
@@ -91,5 +113,6 @@ def register_opts(conf=CONF):
     conf.register_cli_opts(LAUNCH_OPTS)
     conf.register_cli_opts(API_OPTS)
     conf.register_cli_opts(EDGE_OPTS)
+    conf.register_cli_opts(AGENT_OPTS)
     conf.register_cli_opts(DATAPLANE_OPTS)
 

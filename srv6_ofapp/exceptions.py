@@ -81,6 +81,10 @@ class Srv6EncapNetworkNotFound(NotFound):
     message = 'Srv6EncapNetwork %(srv6_encap_network_id)s could not be found.'
 
 
+class AgentNotFound(NotFound):
+    message = 'Agent %(id)s could not be found.'
+
+
 class ExtensionNotFound(NotFound):
     message = 'Extension with alias %(extension_alias)s does not exist.'
 
@@ -109,6 +113,11 @@ class NetworkInUse(Conflict):
 class SubnetInUse(Conflict):
     message = ('Unable to complete operation on subnet %(subnet_id)s: '
                'One or more ports have an IP allocation from this subnet.')
+
+
+class AgentInUse(Conflict):
+    message = ('Agent %(id)s of host %(host)s is alive; stop it before deleting it '
+               '(a dead agent is deleted).')
 
 
 class HostInUse(Conflict):

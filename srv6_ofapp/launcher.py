@@ -1,6 +1,11 @@
-"""``srv6-ofapp``: run the edge (srv6_ofapp.edge.app), the host agent and
-the REST API in one process, launched like ryu-manager (same flag names,
-config files, positional apps).
+"""``srv6-ofapp``: the controller, launched like ryu-manager (same flag
+names, config files, positional apps), in one of three roles (--role):
+
+  all    the REST API, the OpenFlow edge, the host dataplane and the state
+         reporter in one process (the embedded default);
+  api    the REST API alone, over a shared store;
+  agent  one host's edge, dataplane and reporter (--host), fed from the
+         store directly; its REST port serves only /metrics.
 """
 
 import contextlib
@@ -18,8 +23,10 @@ from srv6_ofapp import exceptions
 from srv6_ofapp.config import CONF
 
 PROG = 'srv6-ofapp'
-# The OpenFlow edge and the host agent (kernel VRFs and SRv6 routes).
-MAIN_APPS = ['srv6_ofapp.edge.app', 'srv6_ofapp.dataplane.agent']
+# The OS-Ken apps of each role: the OpenFlow edge, the host dataplane
+# (kernel VRFs and SRv6 routes) and the agents' state reports.
+HOST_APPS = ['srv6_ofapp.edge.app', 'srv6_ofapp.dataplane.app', 'srv6_ofapp.report_state']
+ROLE_APPS = {'all': HOST_APPS, 'agent': HOST_APPS, 'api': []}
 
 
 class RestServer:
@@ -43,6 +50,18 @@ class RestServer:
         # An empty socket map ends the server's loop.
         wasyncore.close_all(self._server._map)
         self._thread.join(timeout=5)
+
+
+def started(conf, runtime, rest_port):
+    """The line that says what the process serves, once it does."""
+    openflow = 'OpenFlow on %s:%s' % (conf.ofp_listen_host or '0.0.0.0',
+                                      conf.ofp_tcp_listen_port or 6653)
+    if conf.role == 'agent':
+        return 'agent of host %s: %s, metrics on http://%s:%s/metrics (store %s)' % (
+            conf.host, openflow, conf.wsapi_host, rest_port, runtime.store.url)
+    api = 'REST API on http://%s:%s/ (store %s)' % (conf.wsapi_host, rest_port,
+                                                    runtime.store.url)
+    return api if conf.role == 'api' else api + '; ' + openflow
 
 
 def close_apps(app_mgr):
@@ -93,12 +112,20 @@ def main(argv=None):
 
     from os_ken import log
     from os_ken.base.app_manager import AppManager
-    from rest.app import make_app
+    from rest.app import make_app, metrics_app
+    from srv6_ofapp.runtime import Runtime
 
+    apps = ROLE_APPS[CONF.role] + CONF.app_lists + CONF.app
+    if CONF.role == 'api' and apps:
+        return fail('--role api serves the REST API alone; it runs no applications', 2)
     app_mgr = AppManager.get_instance()
     try:
-        app_mgr.load_apps(MAIN_APPS + CONF.app_lists + CONF.app)
-        contexts = app_mgr.create_contexts()
+        if apps:
+            app_mgr.load_apps(apps)
+            contexts = app_mgr.create_contexts()
+            runtime = contexts['runtime']
+        else:
+            contexts, runtime = {}, Runtime()
     except exceptions.StoreUnavailable as error:
         return fail(error.msg)
     except ImportError as error:
@@ -106,12 +133,11 @@ def main(argv=None):
     # Logging starts once the store is open, so that a start-up failure is
     # the one line above rather than a page of progress messages.
     log.init_log()
-    runtime = contexts['runtime']
+    wsgi = metrics_app if CONF.role == 'agent' else make_app(runtime.plugin, CONF)
     try:
-        rest = RestServer(make_app(runtime.plugin, CONF), CONF.wsapi_host, CONF.wsapi_port,
-                          CONF.wsapi_threads)
+        rest = RestServer(wsgi, CONF.wsapi_host, CONF.wsapi_port, CONF.wsapi_threads)
     except OSError as error:
-        app_mgr.close()
+        runtime.close()
         return fail('cannot serve the REST API on %s:%d: %s'
                     % (CONF.wsapi_host, CONF.wsapi_port, error.strerror or error))
 
@@ -122,11 +148,10 @@ def main(argv=None):
         with open(CONF.pid_file, 'w') as pid_file:
             pid_file.write('%d\n' % os.getpid())
 
-    app_mgr.instantiate_apps(**contexts)
+    if apps:
+        app_mgr.instantiate_apps(**contexts)
     rest.start()
-    logging.getLogger(PROG).info(
-        'REST API on http://%s:%s/ (store %s); OpenFlow on %s:%s', CONF.wsapi_host,
-        rest.port, runtime.store.url, CONF.ofp_listen_host, CONF.ofp_tcp_listen_port or 6653)
+    logging.getLogger(PROG).info('%s', started(CONF, runtime, rest.port))
     try:
         stop.wait()
     finally:

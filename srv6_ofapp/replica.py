@@ -2,25 +2,24 @@
 store's change feed.
 
 The OpenFlow edge computes flows and answers packet-ins from it, and the
-host agent computes each host's kernel state from it, instead of querying
-the store on their hot paths.  It is loaded from a snapshot at start (or
-after the feed was compacted) and then follows the feed change by change,
-on one watch thread, telling its subscribers what changed; the store stays
-the truth.
+host dataplane computes each host's kernel state from it, instead of
+querying the store on their hot paths.  It is loaded from a snapshot at
+start (or after the feed was compacted) and then follows the feed change by
+change, on one watch thread, telling its subscribers what changed; the
+store stays the truth.  Its scope (scope.py) says what it holds: all of the
+model, or what concerns one host.
 """
 
 import collections
 import logging
 import threading
 
+from srv6_ofapp import scope as scope_lib
+from srv6_ofapp.scope import KINDS  # noqa: F401  (what is replicated)
 from topology import naming
 from topology import vrf as vrf_lib
 
 LOG = logging.getLogger(__name__)
-
-# The kinds the edge and the dataplane read; the plugin's bookkeeping kinds
-# (ipallocations, macaddresses ...) are not replicated.
-KINDS = ('networks', 'subnets', 'ports', 'hosts', 'vrfallocations', 'srv6_encap_networks')
 
 
 def _by_created(docs):
@@ -29,8 +28,9 @@ def _by_created(docs):
 
 class Replica:
 
-    def __init__(self, store=None):
+    def __init__(self, store=None, scope=None):
         self.store = store
+        self.scope = scope or scope_lib.Everything()
         self.lock = threading.RLock()
         self.revision = 0
         self._subscribers = []
@@ -68,13 +68,46 @@ class Replica:
     def reload(self):
         """Replace everything with a consistent snapshot of the store."""
         def snapshot(txn):
-            return self.store.revision, {kind: txn.list(kind) for kind in KINDS}
+            return self.store.revision, self.scope.snapshot(txn)
         revision, docs = self.store.read(snapshot)
         self.load(docs, revision)
 
     def _follow(self, change):
-        if self.apply(change):
-            self._tell(change)
+        if change.kind not in self.docs or not self.scope.admits(self, change):
+            with self.lock:
+                self.revision = change.revision  # seen, and nothing to hold
+            return
+        before = self.scope.networks(self) if change.kind == 'ports' else None
+        self.apply(change)
+        if before is not None:
+            self._rescope(before, self.scope.networks(self))
+        self._tell(change)
+
+    def _rescope(self, before, now):
+        """Read the networks the scope has just taken in, drop the ones it
+        has just let go."""
+        joined, left = now - before, before - now
+        if joined:
+            docs = self.store.read(lambda txn: self.scope.network_docs(txn, joined))
+            with self.lock:
+                for kind, items in docs.items():
+                    for doc in items:
+                        self._put(kind, self._key(kind, doc), doc)
+        if left:
+            with self.lock:
+                for network_id in left:
+                    self._drop_network(network_id)
+
+    def _drop_network(self, network_id):
+        for kind, docs in (('ports', self.ports_of(network_id)),
+                           ('subnets', self.subnets_of(network_id)),
+                           ('srv6_encap_networks', self.encap_networks_of(network_id)),
+                           ('vrfallocations', [
+                               doc for doc in self.docs['vrfallocations'].values()
+                               if doc['network_id'] == network_id])):
+            for doc in docs:
+                self._remove(kind, self._key(kind, doc))
+        self._remove('networks', network_id)
 
     def _resync(self, _revision):
         self.reload()

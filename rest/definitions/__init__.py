@@ -4,11 +4,13 @@ layer serves.
 
 A definition module has COLLECTION, MEMBER (the JSON body's singular key,
 ``{"port": ...}`` beside ``{"ports": [...]}``), ATTRIBUTES (its attribute
-map, format in base) and EXTENSIONS (those it brings).  A new resource is
+map, format in base), EXTENSIONS (those it brings) and, when it does not
+offer them all, ACTIONS (of index, show, create, update, delete).  A new resource is
 a module listed in RESOURCES, beside its model module in
 srv6_ofapp/model/plugin.py.
 """
 
+from rest.definitions import agents
 from rest.definitions import base
 from rest.definitions import hosts
 from rest.definitions import networks
@@ -18,10 +20,12 @@ from rest.definitions import subnets
 
 DEFERRED = base.DEFERRED
 
-RESOURCES = (networks, subnets, ports, hosts, srv6_encap_networks)
+RESOURCES = (networks, subnets, ports, hosts, srv6_encap_networks, agents)
 
 RESOURCE_ATTRIBUTE_MAP = {r.COLLECTION: r.ATTRIBUTES for r in RESOURCES}
 MEMBERS = {r.COLLECTION: r.MEMBER for r in RESOURCES}
+ALL_ACTIONS = ('index', 'show', 'create', 'update', 'delete')
+ACTIONS = {r.COLLECTION: getattr(r, 'ACTIONS', ALL_ACTIONS) for r in RESOURCES}
 
 
 def _extensions():

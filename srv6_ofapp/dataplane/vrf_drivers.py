@@ -121,6 +121,10 @@ class VrfDriver:
         for netns in list(self._tables):
             self._close_table(netns)
 
+    def route_count(self):
+        """How many of our routes the host holds (as applied)."""
+        return sum(len(routes) for routes in self.applied.values())
+
     def _dump(self, netns):
         return {(route.table, route.dst): route for route in self._table(netns).dump_ours()}
 

@@ -89,9 +89,9 @@ class SRv6OFApp(app_manager.OSKenApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        shared = kwargs['runtime']
-        self.plugin = shared.plugin
-        self.replica = shared.replica
+        self.runtime = kwargs['runtime']
+        self.plugin = self.runtime.plugin
+        self.replica = self.runtime.replica
         self.config = pipeline.EdgeConfig(CONF.gateway_mac, CONF.arp_responder,
                                           CONF.packet_in_rate, CONF.packet_in_burst)
         self.dhcp_config = dhcp.DhcpConfig(gateway_mac=CONF.gateway_mac,
@@ -153,10 +153,10 @@ class SRv6OFApp(app_manager.OSKenApp):
         with self.lock:
             state = self.switches[dpid] = SwitchState(datapath, dpid)
             metrics.SWITCHES.set(len(self.switches))
-        host = self.replica.host_by_dpid(state.dpid)
+        host = self._host_of(state)
         if host is None:
-            LOG.warning('unknown datapath %s connected; no host has this datapath_id, '
-                        'keeping it at drop-all', state.dpid)
+            LOG.warning('unknown datapath %s connected; no host served here has this '
+                        'datapath_id, keeping it at drop-all', state.dpid)
         else:
             LOG.info('datapath %s connected: host %s', state.dpid, host['name'])
         datapath.send_msg(parser.OFPPortDescStatsRequest(datapath, 0))
@@ -175,7 +175,15 @@ class SRv6OFApp(app_manager.OSKenApp):
                 del self.switches[ev.datapath.id]
                 metrics.SWITCHES.set(len(self.switches))
                 LOG.info('datapath %s disconnected', state.dpid)
+                host = self._host_of(state)
+                if host is not None:
+                    self.runtime.reports.post(host['name'], switch_connected=False)
                 metrics.count('switch_disconnected')
+
+    def _host_of(self, state):
+        """The host whose bridge the switch is, if this process serves it."""
+        host = self.replica.host_by_dpid(state.dpid)
+        return host if host is not None and self.runtime.role.serves_switch(host) else None
 
     def _state(self, datapath):
         """The state of ``datapath``'s current connection, or None."""
@@ -309,7 +317,7 @@ class SRv6OFApp(app_manager.OSKenApp):
     def _refresh_iface_ids(self, state):
         """Read which interfaces carry which ports by iface-id, off this thread;
         then reconcile (or finish syncing) and report the ports' status."""
-        host = self.replica.host_by_dpid(state.dpid)
+        host = self._host_of(state)
         target = host and host.get('ovsdb')
         if not target:
             # Ports are found by tap name alone; what an earlier read found
@@ -348,7 +356,7 @@ class SRv6OFApp(app_manager.OSKenApp):
                 return
             ports = state.ports.copy()
         with self.replica.lock:
-            host = self.replica.host_by_dpid(state.dpid)
+            host = self._host_of(state)
             present = {lp.port['id'] for lp in ports.local_ports(self.replica)}
             bound = {port['id'] for port in self.replica.ports_on(host['name'])} \
                 if host else set()
@@ -363,7 +371,7 @@ class SRv6OFApp(app_manager.OSKenApp):
 
     def _desired(self, state):
         """(flows, meters) the model wants on the switch."""
-        if self.replica.host_by_dpid(state.dpid) is None:
+        if self._host_of(state) is None:
             return set(base_flows()), {}
         switch = pipeline.Switch(self.replica, state.ports, self.config, state.metered)
         with self.replica.lock:
@@ -398,6 +406,11 @@ class SRv6OFApp(app_manager.OSKenApp):
         metrics.count('meter_mods', len(meter_adds) + len(meter_mods) + len(meter_deletes))
         state.flows = {flow_key(f): f for f in flows}
         state.meters = dict(meters)
+        host = self._host_of(state)
+        if host is not None:
+            self.runtime.reports.post(host['name'], switch_connected=True,
+                                      datapath_id=state.dpid, bridge=host.get('bridge'),
+                                      flows=len(flows), meters=len(meters))
         return len(messages)
 
     # -- packet-in ---------------------------------------------------------------

@@ -18,6 +18,7 @@ import collections
 import copy
 import random
 
+from srv6_ofapp.model import agents
 from srv6_ofapp.model import filters as filter_lib
 from srv6_ofapp.model import hosts
 from srv6_ofapp.model import networks
@@ -34,6 +35,7 @@ RESOURCES = (
     ports.Ports,
     hosts.Hosts,
     srv6_encap_networks.Srv6EncapNetworks,
+    agents.Agents,
 )
 
 Settings = collections.namedtuple('Settings', 'base_mac default_mtu rng')
@@ -107,6 +109,12 @@ class Plugin:
             handler.delete(txn, doc)
             txn.delete(collection, id_)
         self.store.transact(txn_fn)
+
+    def report_agent(self, host, configurations, started_at, lease):
+        """An agent's periodic report: alive (on ``lease``), with these
+        configurations, running since ``started_at``."""
+        self.store.transact(lambda txn: agents.report(txn, host, configurations,
+                                                      started_at, lease))
 
     def set_port_statuses(self, statuses):
         """The edge reports whether it sees ports (ACTIVE) or not (DOWN),

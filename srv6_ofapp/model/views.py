@@ -7,6 +7,7 @@ The lookups those need are read lazily, once per request, however many
 documents it shows.
 """
 
+from srv6_ofapp.model import agents
 from srv6_ofapp.model import binding
 from topology import vrf as vrf_lib
 
@@ -15,6 +16,7 @@ class Views:
 
     def __init__(self, txn):
         self._txn = txn
+        self._heartbeats = None
         self._hosts = None
         self._vrfs = None
         self._subnets = None
@@ -32,6 +34,12 @@ class Views:
             self._vrfs = {vrf_lib.allocation_key(a['host'], a['network_id']): a
                           for a in self._txn.list(binding.VRFALLOCATIONS)}
         return self._vrfs.get(vrf_lib.allocation_key(host_name, network_id))
+
+    def heartbeat(self, agent_id):
+        """An agent's heartbeat, or None when it is dead."""
+        if self._heartbeats is None:
+            self._heartbeats = {h['id']: h for h in self._txn.list(agents.HEARTBEATS)}
+        return self._heartbeats.get(agent_id)
 
     def subnet_ids(self, network_id):
         """The network's subnets, oldest first."""

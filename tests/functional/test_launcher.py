@@ -22,6 +22,7 @@ def run(args, timeout=30):
     (['--no-such-flag'], 2, 'unrecognized arguments: --no-such-flag'),
     (['--wsapi-port', 'many'], 2, 'Invalid Integer value: many'),
     (['--auth-strategy', 'open'], 2, 'value: open'),
+    (['--role', 'router'], 2, 'value: router'),
     (['--config-file', '/nonexistent/srv6.conf'], 2, 'Failed to find some config files'),
     (['--store', 'sqlite:////proc/no/such/dir/state.db'], 1, 'is unavailable'),
     (['--store', 'mysql://db/srv6'], 1, "unsupported scheme 'mysql'"),

@@ -18,6 +18,7 @@ from srv6_ofapp.edge import ofmsg
 from srv6_ofapp.edge import pipeline
 from srv6_ofapp.edge.flows import flow_key
 from srv6_ofapp.edge.tables import TABLE_ID, TABLE_NAME
+from srv6_ofapp.runtime import HostReports, Role
 from tests.fakeswitch import FakeSwitch
 from tests.unit.test_pipeline import GW_MAC, World
 
@@ -46,9 +47,9 @@ def world():
     return World()
 
 
-def make_app(world, replica=None):
-    runtime = types.SimpleNamespace(plugin=RecordingPlugin(),
-                                    replica=replica or world.view())
+def make_app(world, replica=None, role=None):
+    runtime = types.SimpleNamespace(plugin=RecordingPlugin(), replica=replica or world.view(),
+                                    role=role or Role('all'), reports=HostReports())
     return app_lib.SRv6OFApp(runtime=runtime)
 
 

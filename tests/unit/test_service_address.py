@@ -214,7 +214,8 @@ def write_old_store(url, cidr='10.8.0.0/24', port_ips=('10.8.0.1',)):
 def test_an_old_store_is_upgraded_on_start(url):
     write_old_store(url)
     conf = types.SimpleNamespace(store=url, base_mac='fa:16:3e:00:00:00',
-                                 global_physnet_mtu=1500)
+                                 global_physnet_mtu=1500, role='all', host='hv1',
+                                 dataplane_hosts=[])
     started = runtime.Runtime(conf)
     try:
         store = started.store

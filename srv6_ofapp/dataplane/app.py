@@ -1,5 +1,5 @@
-"""The host agent: keeps each host's kernel (VRFs, SRv6 routes) in step
-with the model.
+"""The host dataplane app: keeps each served host's kernel (VRFs, SRv6
+routes) in step with the model.
 
 It subscribes to the process's one Replica of the model (the OpenFlow
 edge reads the same one), and after every change that matters recomputes
@@ -8,10 +8,11 @@ lets each host's VRF driver apply only the difference.  Its own thread does
 that work (kernel writes are slow), so the replica's watch thread only
 sets a flag.
 
-Which hosts it owns: those named by ``--dataplane-hosts`` (a real
-hypervisor runs the agent for itself), plus every host whose ``netns``
-attribute is set (hosts simulated in namespaces of this machine, as the
-tests and mininet demos use).
+Which hosts it programs is the process's role (runtime.Role.serves_kernel): an
+agent its own host; the all-in-one process those named by
+``--dataplane-hosts`` plus every host whose ``netns`` attribute is set
+(hosts simulated in namespaces of this machine, as the tests and mininet
+demos use).
 """
 
 import logging
@@ -32,12 +33,13 @@ LOG = logging.getLogger(__name__)
 RETRY_INTERVAL = 5.0
 
 
-class HostAgent(app_manager.OSKenApp):
+class DataplaneApp(app_manager.OSKenApp):
     _CONTEXTS = {'runtime': runtime.Runtime}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.replica = kwargs['runtime'].replica
+        self.runtime = kwargs['runtime']
+        self.replica = self.runtime.replica
         self.drivers = {}   # host id -> driver
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -60,9 +62,6 @@ class HostAgent(app_manager.OSKenApp):
         if not Replica.status_only(change):
             self._dirty.set()
 
-    def owns(self, host):
-        return bool(host.get('netns')) or host['name'] in CONF.dataplane_hosts
-
     def _run(self):
         while not self._stopping.is_set():
             self._dirty.wait()
@@ -78,7 +77,7 @@ class HostAgent(app_manager.OSKenApp):
         """Bring every owned host in step; returns the hosts that failed."""
         failed = []
         with self.replica.lock:
-            hosts = [dict(h) for h in self.replica.hosts() if self.owns(h)]
+            hosts = [dict(h) for h in self.replica.hosts() if self.runtime.role.serves_kernel(h)]
         for gone in set(self.drivers) - {h['id'] for h in hosts}:
             # A host deleted or no longer ours: take back what we put there.
             driver = self.drivers.pop(gone)
@@ -93,6 +92,8 @@ class HostAgent(app_manager.OSKenApp):
                 state = host_state.host_state(self.replica, host, CONF.default_route_sid)
                 changes = driver.apply(state)
                 metrics.count('dataplane_changes', changes)
+                self.runtime.reports.post(host['name'], vrfs=len(state.vrfs),
+                                          routes=driver.route_count())
             except Exception:
                 LOG.exception('host %s: applying the dataplane failed; will retry',
                               host['name'])

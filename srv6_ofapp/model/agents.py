@@ -1,0 +1,80 @@
+"""Agents, as Neutron's agents API shows them: one per host a process
+serves (an agent process serves its own host; the all-in-one process
+every host), admin only.
+
+Two documents per agent:
+  agents/<id>            the record: it stays, alive or dead, until an admin
+                         deletes it (as in Neutron); written when an agent
+                         starts
+  agent_heartbeats/<id>  the heartbeat: rewritten at every report with the
+                         agent's configurations, on a store lease the agent
+                         keeps alive.  An agent is alive exactly while its
+                         heartbeat exists: a dead agent's lease expires and
+                         the store deletes it.
+
+An agent's id is a function of its type and host, so a restarted agent is
+the same agent.
+"""
+
+import uuid
+
+from srv6_ofapp import exceptions as exc
+from srv6_ofapp.model import resource
+
+HEARTBEATS = 'agent_heartbeats'
+AGENT_TYPE = 'SRv6 OpenFlow agent'
+BINARY = 'srv6-ofapp'
+TOPIC = 'N/A'
+_ID_NAMESPACE = uuid.UUID('0f5c7f0a-8f3e-4c4b-9d2e-5a6b1c3d7e21')
+
+
+def agent_id(host):
+    return str(uuid.uuid5(_ID_NAMESPACE, '%s/%s' % (AGENT_TYPE, host)))
+
+
+def report(txn, host, configurations, started_at, lease):
+    """Record that the agent of ``host`` is alive, with its configurations:
+    its heartbeat on ``lease``, and its record when it is new or restarted."""
+    id_ = agent_id(host)
+    now = resource.utcnow()
+    record = txn.get('agents', id_)
+    if record is None or record['started_at'] != started_at:
+        record = dict(record or {
+            'id': id_, 'agent_type': AGENT_TYPE, 'binary': BINARY, 'topic': TOPIC,
+            'host': host, 'admin_state_up': True, 'description': '',
+            'availability_zone': None, 'created_at': now, 'updated_at': now,
+            'revision_number': 0}, started_at=started_at, configurations=configurations,
+            heartbeat_timestamp=now)
+        txn.put('agents', id_, record)
+    txn.put(HEARTBEATS, id_, {'id': id_, 'heartbeat_timestamp': now,
+                              'configurations': configurations}, lease=lease)
+
+
+class Agents(resource.Resource):
+
+    collection = 'agents'
+    admin_only = True
+    store_filters = ('host', 'agent_type', 'binary')
+
+    def not_found(self, id_):
+        return exc.AgentNotFound(id=id_)
+
+    def create(self, txn, ctx, attrs):
+        raise exc.BadRequest(resource='agent', msg='agents register themselves')
+
+    def update(self, txn, ctx, doc, changes):
+        doc.update(changes)
+        return doc
+
+    def delete(self, txn, doc):
+        if txn.get(HEARTBEATS, doc['id']) is not None:
+            raise exc.AgentInUse(id=doc['id'], host=doc['host'])
+        # Its heartbeat, should one come again, makes a new record.
+
+    def view(self, views, doc):
+        heartbeat = views.heartbeat(doc['id'])
+        view = dict(doc, alive=heartbeat is not None, resources_synced=None)
+        if heartbeat is not None:
+            view.update(heartbeat_timestamp=heartbeat['heartbeat_timestamp'],
+                        configurations=heartbeat['configurations'])
+        return view
