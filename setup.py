@@ -22,7 +22,9 @@ setup(
         'prometheus-client',  # every event a metric, at GET /metrics
     ],
     extras_require={
-        'test': ['pytest', 'requests', 'openstacksdk', 'scapy'],  # scapy: an independent packet parser
+        # scapy: an independent packet parser; python-openstackclient: the
+        # `openstack` CLI, the client users drive the API with.
+        'test': ['pytest', 'requests', 'openstacksdk', 'python-openstackclient', 'scapy'],
     },
     entry_points={
         'console_scripts': ['srv6-ofapp = srv6_ofapp.launcher:run'],
