@@ -36,21 +36,11 @@ CHECKPOINT_INTERVAL = 0.5
 
 
 def _field_expr(field):
-    if not field.replace(':', '').replace('_', '').isalnum():
-        raise ValueError('not a filterable field name: %r' % field)
-    return "json_extract(doc, '$.\"%s\"')" % field
+    return "json_extract(doc, '$.\"%s\"')" % base.check_field(field)
 
 
 def _index_name(field):
     return 'resources_by_' + field.replace(':', '_')
-
-
-def _dump(doc):
-    return json.dumps(doc, separators=(',', ':'), sort_keys=True)
-
-
-def _load(text):
-    return None if text is None else json.loads(text)
 
 
 def _migrate_0_to_1(conn):
@@ -116,7 +106,7 @@ class _SqliteTxn(base.Txn):
         self._check_writable()
         old = self.get(kind, key)
         self._conn.execute('INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?)',
-                           (kind, key, _dump(doc), self._revision))
+                           (kind, key, base.dump(doc), self._revision))
         self.changes.append((kind, key, old, doc))
 
     def delete(self, kind, key):
@@ -221,7 +211,7 @@ class SqliteStore(base.Store):
     def _record(self, conn, revision, changes):
         conn.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
         rows = [(revision, seq, kind, key,
-                 None if old is None else _dump(old), None if new is None else _dump(new))
+                 None if old is None else base.dump(old), None if new is None else base.dump(new))
                 for seq, (kind, key, old, new) in enumerate(changes)]
         conn.executemany('INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?)', rows)
         if revision % 1000 == 0:
@@ -248,7 +238,7 @@ class SqliteStore(base.Store):
                     raise base.Compacted(revision)
         finally:
             conn.execute('COMMIT')
-        return [base.Change(r, kind, key, _load(old), _load(new))
+        return [base.Change(r, kind, key, base.load(old), base.load(new))
                 for r, kind, key, old, new in rows]
 
     def close(self):
