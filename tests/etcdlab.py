@@ -132,6 +132,7 @@ class Cluster:
 
     def __init__(self, workdir, size=1):
         self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
         self.token = 'srv6test-' + uuid.uuid4().hex[:8]
         self.members = [Member('m%d' % i, self.workdir) for i in range(size)]
 

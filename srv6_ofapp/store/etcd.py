@@ -61,6 +61,7 @@ import time
 import urllib.parse
 
 from srv6_ofapp import exceptions
+from srv6_ofapp import metrics
 from srv6_ofapp.store import base
 from srv6_ofapp.store import etcd_feed
 from srv6_ofapp.store.etcd_client import EtcdClient, LeaseNotFound, decode, encode
@@ -411,6 +412,7 @@ class EtcdStore(base.Store):
             committed = self._commit(txn, txn_id, attempt, operations)
             if committed is not None:
                 return results[committed]
+            metrics.count('etcd_commit_conflict')
             # Jittered, growing: threads that collided do not collide again.
             time.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.2)))
         raise exceptions.StoreConflict(attempts=MAX_ATTEMPTS)

@@ -40,6 +40,7 @@ from etcd3gw import exceptions as etcd_exc
 import requests
 
 from srv6_ofapp import exceptions
+from srv6_ofapp import metrics
 from srv6_ofapp.store import base
 
 LOG = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ class EtcdClient:
             # moves on; the others must not skip a good endpoint.
             if self._current == index:
                 self._current = (index + 1) % len(self._clients)
+                metrics.count('etcd_endpoint_failover')
 
     # -- the requests the store makes -------------------------------------
 
