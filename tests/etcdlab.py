@@ -17,7 +17,6 @@ tests/conftest.py):
 
 import atexit
 import itertools
-import json
 import os
 import shutil
 import signal
@@ -243,8 +242,3 @@ def etcd_cluster(tmp_path):
     cluster = start_cluster(tmp_path / 'etcd', 3)
     yield cluster
     cluster.stop()
-
-
-def status_json(member):
-    """The status as text, for assertion messages."""
-    return json.dumps(member.status())

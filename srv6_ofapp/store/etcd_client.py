@@ -28,6 +28,7 @@ store needs and etcd3gw leaves to its caller:
 """
 
 import base64
+import itertools
 import json
 import logging
 import random
@@ -119,7 +120,7 @@ class EtcdClient:
         answer it; the decoded JSON response."""
         deadline = time.monotonic() + (self.deadline if deadline is None else deadline)
         headers = REQUIRE_LEADER if linearizable else None
-        for attempt in range(1, 1000000):
+        for attempt in itertools.count(1):
             index, client = self._endpoint()
             try:
                 return self._post(client, path, body, headers)

@@ -177,6 +177,35 @@ def test_a_commit_whose_answer_was_lost_is_not_applied_twice(etcd_single, open_e
     assert len(store.changes_since(0)) == 1
 
 
+def test_a_conflict_that_keeps_coming_back_is_a_409(etcd_single, open_etcd, monkeypatch):
+    monkeypatch.setattr(etcd_store, 'MAX_ATTEMPTS', 3)
+    url = etcd_single.url(etcdlab.unique_prefix())
+    store, rival = open_etcd(url), open_etcd(url)
+    put(store, 'counters', 'c', {'n': 0})
+    calls = []
+
+    def increment(txn):
+        doc = txn.get('counters', 'c')
+        calls.append(doc['n'])
+        put(rival, 'counters', 'c', {'n': doc['n'] + 100})   # always in between
+        txn.put('counters', 'c', {'n': doc['n'] + 1})
+    with pytest.raises(exceptions.StoreConflict) as info:
+        store.transact(increment)
+    assert info.value.status == 409
+    assert calls == [0, 100, 200]
+    assert store.get('counters', 'c') == {'n': 300}
+
+
+def test_a_lease_gone_under_the_store_is_granted_again(etcd_single, open_etcd):
+    store = open_etcd(etcd_single.url(etcdlab.unique_prefix()))
+    put(store, 'networks', 'a', {})
+    lease = store._lease[0]
+    store.client.call('lease/revoke', {'ID': lease})   # as if it had expired
+    put(store, 'networks', 'b', {})
+    assert store._lease[0] != lease
+    assert [d for d in store.list('networks')] == [{}, {}]
+
+
 def test_many_reads_fall_back_to_kind_clocks_and_still_conflict(etcd_single, monkeypatch):
     """Past etcd's limit of compares per txn, a kind's clock stands for its
     guards: coarser, still no lost uniqueness."""
