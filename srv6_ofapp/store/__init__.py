@@ -6,7 +6,8 @@ import os
 import urllib.parse
 
 from srv6_ofapp import exceptions
-from srv6_ofapp.store.base import Change, Compacted, Store, Txn, Watch  # noqa: F401
+from srv6_ofapp.store.base import (  # noqa: F401
+    Change, Compacted, LeaseExpired, Store, Txn, Watch)
 
 DEFAULT_FILENAME = 'state.db'
 

@@ -8,6 +8,9 @@ as documents with meaningful keys (``ipallocations/<subnet>/<ip>``), so a
 backend needs only point reads, key-prefix ranges and equality filters --
 which sqlite and etcd both serve.
 
+Leases (``grant_lease``) give documents that live only while their owner
+keeps the lease alive, as etcd leases do: an agent's liveness is one.
+
 ``transact(fn)`` may call ``fn`` more than once (an optimistic backend such
 as etcd retries on conflict), so ``fn`` must only touch the store through
 the transaction it is given.
@@ -47,6 +50,10 @@ class Compacted(Exception):
     """The requested revision is older than the history the store keeps."""
 
 
+class LeaseExpired(Exception):
+    """A put named a lease that has expired (or never was)."""
+
+
 class Txn(abc.ABC):
     """A transaction's view: reads see the transaction's own writes."""
 
@@ -60,8 +67,12 @@ class Txn(abc.ABC):
         values and whose key starts with ``prefix``, in key order."""
 
     @abc.abstractmethod
-    def put(self, kind, key, doc):
-        """Create or replace a document."""
+    def put(self, kind, key, doc, lease=None):
+        """Create or replace a document.  With ``lease`` (an id from
+        Store.grant_lease) it lives only as long as the lease: when the
+        lease expires or is revoked the store deletes it, a change in the
+        feed like any other (as an etcd key attached to a lease).  A put
+        without a lease makes a document permanent again."""
 
     @abc.abstractmethod
     def delete(self, kind, key):
@@ -100,6 +111,19 @@ class Store(abc.ABC):
         Raises :class:`Compacted` when that history is gone; the consumer
         then rebuilds from a :meth:`read` snapshot.
         """
+
+    @abc.abstractmethod
+    def grant_lease(self, ttl):
+        """A new lease that lasts ``ttl`` seconds unless refreshed; its id."""
+
+    @abc.abstractmethod
+    def refresh_lease(self, lease_id):
+        """Make the lease last another ttl from now; False when it has
+        already expired (its documents are gone or going): grant a new one."""
+
+    @abc.abstractmethod
+    def revoke_lease(self, lease_id):
+        """End the lease now, deleting its documents."""
 
     def close(self):
         pass

@@ -14,13 +14,14 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 
 from srv6_ofapp import exceptions
 from srv6_ofapp.store import base
 
 LOG = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Fields the REST layer filters on often enough to deserve an index; any
 # other top-level field still works, by a scan of the kind.  (Each index is
@@ -30,8 +31,9 @@ INDEXED_FIELDS = ('network_id', 'binding:host_id', 'tenant_id', 'ip_address')
 # How many revisions of change history to keep for watchers that fall behind.
 HISTORY = 100000
 
-# WAL checkpoints run on a thread of their own this often, not inside a
-# writer's COMMIT (sqlite's autocheckpoint), whose cost grows with the file.
+# WAL checkpoints (and the expiry of leases) run on a thread of their own
+# this often, not inside a writer's COMMIT (sqlite's autocheckpoint), whose
+# cost grows with the file.
 CHECKPOINT_INTERVAL = 0.5
 
 
@@ -41,6 +43,10 @@ def _field_expr(field):
 
 def _index_name(field):
     return 'resources_by_' + field.replace(':', '_')
+
+
+_dump = base.dump
+_load = base.load
 
 
 def _migrate_0_to_1(conn):
@@ -61,13 +67,23 @@ def _migrate_1_to_2(conn):
     _create_index(conn, 'ip_address')
 
 
+def _migrate_2_to_3(conn):
+    # Leases: a document attached to one is deleted when the lease expires.
+    # Expiry is wall-clock time, shared by every process on the file.
+    conn.execute('CREATE TABLE leases (id INTEGER PRIMARY KEY, ttl REAL NOT NULL, '
+                 'expires REAL NOT NULL)')
+    conn.execute('CREATE TABLE leased (kind TEXT NOT NULL, key TEXT NOT NULL, '
+                 'lease INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID')
+    conn.execute('CREATE INDEX leased_by_lease ON leased (lease)')
+
+
 def _create_index(conn, field):
     conn.execute('CREATE INDEX %s ON resources (kind, %s)' % (_index_name(field),
                                                                _field_expr(field)))
 
 
 # MIGRATIONS[n] upgrades a file at schema version n to n + 1.
-MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 class _SqliteTxn(base.Txn):
@@ -102,11 +118,17 @@ class _SqliteTxn(base.Txn):
         sql.append('ORDER BY key')
         return [json.loads(row[0]) for row in self._conn.execute(' '.join(sql), args)]
 
-    def put(self, kind, key, doc):
+    def put(self, kind, key, doc, lease=None):
         self._check_writable()
         old = self.get(kind, key)
         self._conn.execute('INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?)',
-                           (kind, key, base.dump(doc), self._revision))
+                           (kind, key, _dump(doc), self._revision))
+        self._conn.execute('DELETE FROM leased WHERE kind = ? AND key = ?', (kind, key))
+        if lease is not None:
+            if not self._conn.execute('SELECT 1 FROM leases WHERE id = ? AND expires >= ?',
+                                      (lease, time.time())).fetchone():
+                raise base.LeaseExpired(lease)
+            self._conn.execute('INSERT INTO leased VALUES (?, ?, ?)', (kind, key, lease))
         self.changes.append((kind, key, old, doc))
 
     def delete(self, kind, key):
@@ -115,6 +137,7 @@ class _SqliteTxn(base.Txn):
         if old is None:
             return False
         self._conn.execute('DELETE FROM resources WHERE kind = ? AND key = ?', (kind, key))
+        self._conn.execute('DELETE FROM leased WHERE kind = ? AND key = ?', (kind, key))
         self.changes.append((kind, key, old, None))
         return True
 
@@ -149,8 +172,9 @@ class SqliteStore(base.Store):
         while not self._closing.wait(CHECKPOINT_INTERVAL):
             try:
                 self._conn().execute('PRAGMA wal_checkpoint(PASSIVE)')
+                self._expire_leases()
             except sqlite3.Error as exc:
-                LOG.warning('WAL checkpoint failed: %s', exc)
+                LOG.warning('WAL checkpoint or lease expiry failed: %s', exc)
 
     def _conn(self):
         conn = getattr(self._local, 'conn', None)
@@ -208,10 +232,57 @@ class SqliteStore(base.Store):
             self._notify_commit()
         return result
 
+    # -- leases -------------------------------------------------------------
+
+    def grant_lease(self, ttl):
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute('BEGIN IMMEDIATE')
+            try:
+                lease = conn.execute('INSERT INTO leases (ttl, expires) VALUES (?, ?)',
+                                     (ttl, time.time() + ttl)).lastrowid
+                conn.execute('COMMIT')
+            except BaseException:
+                conn.execute('ROLLBACK')
+                raise
+        return lease
+
+    def refresh_lease(self, lease_id):
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute('BEGIN IMMEDIATE')
+            try:
+                now = time.time()
+                refreshed = conn.execute(
+                    'UPDATE leases SET expires = ? + ttl WHERE id = ? AND expires >= ?',
+                    (now, lease_id, now)).rowcount
+                conn.execute('COMMIT')
+            except BaseException:
+                conn.execute('ROLLBACK')
+                raise
+        return refreshed == 1
+
+    def revoke_lease(self, lease_id):
+        def txn_fn(txn):
+            for kind, key in self._conn().execute(
+                    'SELECT kind, key FROM leased WHERE lease = ?', (lease_id,)).fetchall():
+                txn.delete(kind, key)
+            self._conn().execute('DELETE FROM leases WHERE id = ?', (lease_id,))
+        self.transact(txn_fn)
+
+    def _expire_leases(self):
+        """Revoke the leases nobody refreshed in time (their holder died):
+        their documents go, through the feed like any deletion."""
+        expired = self._conn().execute('SELECT id FROM leases WHERE expires < ?',
+                                       (time.time(),)).fetchall()
+        for (lease_id,) in expired:
+            LOG.info('lease %d expired', lease_id)
+            self.revoke_lease(lease_id)
+
     def _record(self, conn, revision, changes):
         conn.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
         rows = [(revision, seq, kind, key,
-                 None if old is None else base.dump(old), None if new is None else base.dump(new))
+                 None if old is None else _dump(old), None if new is None else _dump(new))
                 for seq, (kind, key, old, new) in enumerate(changes)]
         conn.executemany('INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?)', rows)
         if revision % 1000 == 0:
@@ -238,7 +309,7 @@ class SqliteStore(base.Store):
                     raise base.Compacted(revision)
         finally:
             conn.execute('COMMIT')
-        return [base.Change(r, kind, key, base.load(old), base.load(new))
+        return [base.Change(r, kind, key, _load(old), _load(new))
                 for r, kind, key, old, new in rows]
 
     def close(self):

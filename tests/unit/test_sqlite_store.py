@@ -223,7 +223,7 @@ def test_a_version_1_file_is_migrated_to_the_current_schema(tmp_path):
     st = store_lib.open_store('sqlite:///' + path)
     try:
         assert st.get('ports', 'p1') == {'id': 'p1'}
-        assert user_version(path) == sqlite_store.SCHEMA_VERSION == 2
+        assert user_version(path) == sqlite_store.SCHEMA_VERSION == 3
         with sqlite3.connect(path) as check:
             names = {row[0] for row in check.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
