@@ -50,25 +50,31 @@ Indexed fields (INDEXED_FIELDS) are served from their index entries, other
 ``where`` fields by a scan of the kind or prefix; ``where`` values compare
 as sqlite's ``json_extract`` does (true = 1, 1.0 = 1, null matches
 nothing).  The change feed is etcd_feed.py.
+
+Leases (``grant_lease`` ...) are etcd leases; a leased document is deleted
+by a commit when its lease ends (etcd_layout.py, etcd_feed.LeaseReaper),
+so that the deletion is seen like any other: by the feed, by ``revision``
+and by transactions that read the document.
 """
 
 import collections
 import json
+import math
 import random
 import secrets
 import threading
 import time
-import urllib.parse
 
 from srv6_ofapp import exceptions
 from srv6_ofapp import metrics
 from srv6_ofapp.store import base
 from srv6_ofapp.store import etcd_feed
-from srv6_ofapp.store.etcd_client import EtcdClient, LeaseNotFound, decode, encode
-from srv6_ofapp.store.etcd_layout import (INDEXED_FIELDS, LAYOUT_VERSION, RESERVED_NAMES,
-                                          Layout, filters_of, matches)
+from srv6_ofapp.store.etcd_client import (EtcdClient, LeaseNotFound, decode, delete_request,
+                                          encode, mod_revision_compare, put_request)
+from srv6_ofapp.store.etcd_layout import (INDEXED_FIELDS, LAYOUT_VERSION, Layout,
+                                          decode_value, encode_value, filters_of, matches,
+                                          parse_url)
 
-DEFAULT_PORT = 2379
 REQUEST_TIMEOUT = 2.0
 DEADLINE = 15.0
 # A linearizable read that finds no quorum for this long is served by the
@@ -80,55 +86,15 @@ FETCH_BATCH = 100      # documents read by one etcd txn of range requests
 TXN_MARK_TTL = 600     # seconds a txns/<id> key outlives its commit
 
 
-def parse_url(url):
-    """(endpoints [(host, port)], prefix, options) of an etcd:// URL."""
-    def refuse(reason):
-        return exceptions.StoreUnavailable(url=url, reason=reason)
-    parsed = urllib.parse.urlsplit(url)
-    if not parsed.netloc:
-        raise refuse('no endpoint: etcd://HOST:PORT[,HOST:PORT...]/PREFIX')
-    endpoints = []
-    for item in parsed.netloc.split(','):
-        endpoint = urllib.parse.urlsplit('//' + item)   # HOST, HOST:PORT, [IPv6]:PORT
-        try:
-            endpoints.append((endpoint.hostname, endpoint.port or DEFAULT_PORT))
-        except ValueError:
-            endpoint = None
-        if endpoint is None or not endpoint.hostname:
-            raise refuse('bad endpoint %r' % item)
-    components = parsed.path.strip('/').split('/')
-    if not parsed.path.strip('/') or '' in components:
-        raise refuse('no prefix: etcd://HOST:PORT[,HOST:PORT...]/PREFIX names the cluster')
-    if set(components) & set(RESERVED_NAMES):
-        raise refuse('a prefix may not contain the component names %s' % (RESERVED_NAMES,))
-    options = {'timeout': REQUEST_TIMEOUT, 'deadline': DEADLINE}
-    for name, values in urllib.parse.parse_qs(parsed.query).items():
-        if name not in options:
-            raise refuse('unknown option %r (known: %s)' % (name, ', '.join(options)))
-        try:
-            options[name] = float(values[-1])
-        except ValueError:
-            raise refuse('option %s is not a number' % name)
-    return endpoints, '/' + '/'.join(components), options
+# A key as the snapshot saw it: a document's JSON text (None: absent), its
+# mod revision (0: absent) and the lease that holds it (None: permanent).
+Seen = collections.namedtuple('Seen', 'text mod_revision lease')
+ABSENT = Seen(None, 0, None)
 
 
-def _put(key, value=b'', lease=None):
-    request = {'key': encode(key), 'value': encode(value)}
-    if lease:
-        request['lease'] = lease
-    return {'request_put': request}
-
-
-def _delete(key):
-    return {'request_delete_range': {'key': encode(key)}}
-
-
-def _mod_revision(key, result, revision, end=None):
-    compare = {'key': encode(key), 'target': 'MOD', 'result': result,
-               'mod_revision': revision}
-    if end is not None:
-        compare['range_end'] = encode(end)
-    return compare
+def _seen(value, mod_revision):
+    text, lease = decode_value(value)
+    return Seen(text, mod_revision, lease)
 
 
 class _SnapshotGone(Exception):
@@ -145,11 +111,12 @@ class EtcdTxn(base.Txn):
         self._layout = store.layout
         self._writable = writable
         self.revision = None        # the etcd revision every read is made at
-        self._seen = {}             # etcd key -> (JSON text or None, mod revision)
-        self._point_guards = {}     # etcd key -> kind: must keep the mod revision seen
+        self._seen = {}             # etcd key -> Seen
+        self._point_guards = {}     # etcd key -> kind (None: not a document): the
+                                    # mod revision seen must not change
         self._range_guards = []     # (kind, start, end): nothing in it written after
         self._kind_guards = set()   # kinds whose clock must not move
-        self._writes = {}           # (kind, key) -> JSON text or None (deleted), in order
+        self._writes = {}           # (kind, key) -> (JSON text, lease) or None (deleted)
         self._head = None
 
     # -- reading at the snapshot ----------------------------------------------
@@ -165,11 +132,12 @@ class EtcdTxn(base.Txn):
         except base.Compacted:
             raise _SnapshotGone()
 
-    def _read_doc(self, etcd_key):
+    def _read(self, etcd_key):
+        """The key at the snapshot, as a Seen."""
         if etcd_key not in self._seen:
             kvs = self._range(etcd_key)
-            self._seen[etcd_key] = (kvs[0][1].decode(), kvs[0][2]) if kvs else (None, 0)
-        return self._seen[etcd_key][0]
+            self._seen[etcd_key] = _seen(kvs[0][1], kvs[0][2]) if kvs else ABSENT
+        return self._seen[etcd_key]
 
     def _fetch(self, etcd_keys):
         """Read the documents not seen yet, a batch per request."""
@@ -185,8 +153,8 @@ class EtcdTxn(base.Txn):
                 raise _SnapshotGone()
             for key, answer in zip(batch, response['responses']):
                 kvs = answer['response_range'].get('kvs')
-                self._seen[key] = ((decode(kvs[0].get('value')).decode(),
-                                    int(kvs[0]['mod_revision'])) if kvs else (None, 0))
+                self._seen[key] = (_seen(decode(kvs[0].get('value')),
+                                         int(kvs[0]['mod_revision'])) if kvs else ABSENT)
 
     def head_revision(self):
         """The revision of the newest commit this snapshot sees."""
@@ -199,11 +167,11 @@ class EtcdTxn(base.Txn):
 
     def get(self, kind, key):
         if (kind, key) in self._writes:
-            return base.load(self._writes[kind, key])
+            written = self._writes[kind, key]
+            return None if written is None else json.loads(written[0])
         etcd_key = self._layout.doc(kind, key)
-        text = self._read_doc(etcd_key)
         self._point_guards[etcd_key] = kind
-        return base.load(text)
+        return base.load(self._read(etcd_key).text)
 
     def list(self, kind, where=None, prefix=None):
         filters = filters_of(where)
@@ -218,9 +186,9 @@ class EtcdTxn(base.Txn):
         else:
             found = self._list_kind(kind)
         texts = dict(found)
-        for (written_kind, key), text in self._writes.items():
+        for (written_kind, key), written in self._writes.items():
             if written_kind == kind and key.startswith(prefix):
-                texts[key] = text
+                texts[key] = None if written is None else written[0]
         docs = (json.loads(texts[key]) for key in sorted(texts) if texts[key] is not None)
         return [doc for doc in docs if matches(doc, filters)]
 
@@ -246,22 +214,27 @@ class EtcdTxn(base.Txn):
         self._fetch(etcd_keys)
         for etcd_key in etcd_keys:
             self._point_guards[etcd_key] = kind
-        return [(key, self._seen[etcd_key][0]) for key, etcd_key in zip(keys, etcd_keys)
-                if self._seen[etcd_key][0] is not None]
+        return [(key, self._seen[etcd_key].text) for key, etcd_key in zip(keys, etcd_keys)
+                if self._seen[etcd_key].text is not None]
 
     def _scan(self, start, end):
         found = []
         for etcd_key, value, mod_revision, _ in self._range(start, end):
-            text = value.decode()
-            self._seen.setdefault(etcd_key, (text, mod_revision))
-            found.append((self._layout.parse_doc(etcd_key)[1], text))
+            seen = self._seen.setdefault(etcd_key, _seen(value, mod_revision))
+            found.append((self._layout.parse_doc(etcd_key)[1], seen.text))
         return found
 
-    def put(self, kind, key, doc):
+    def put(self, kind, key, doc, lease=None):
         self._check_writable()
         text = base.dump(doc)
+        if lease is not None:
+            # The lease's record is compared too: it must live until the commit.
+            record = self._layout.lease(lease)
+            self._point_guards[record] = None
+            if self._read(record) is ABSENT:
+                raise base.LeaseExpired(lease)
         self.get(kind, key)   # the old document: its index entries go, and it is compared
-        self._writes[kind, key] = text
+        self._writes[kind, key] = (text, lease)
 
     def delete(self, kind, key):
         self._check_writable()
@@ -276,57 +249,81 @@ class EtcdTxn(base.Txn):
 
     # -- the commit ---------------------------------------------------------------
 
+    def lease_members(self, lease):
+        """(kind, key) of the documents ``lease`` holds."""
+        start, end = self._layout.lease_members(lease)
+        self._range_guards.append((None, start, end))
+        return [self._layout.parse_lease_key(etcd_key)[1]
+                for etcd_key, _, _, _ in self._range(start, end, keys_only=True)]
+
+    def lease_of(self, kind, key):
+        self.get(kind, key)
+        return self._seen[self._layout.doc(kind, key)].lease
+
     def operations(self):
         """The etcd requests that apply the writes; [] when they change nothing."""
         operations, kinds = [], []
-        for (kind, key), text in self._writes.items():
+        for (kind, key), written in self._writes.items():
             etcd_key = self._layout.doc(kind, key)
-            old = self._seen[etcd_key][0]
-            if text is None and old is None:
+            old = self._seen[etcd_key]
+            text, lease = written or (None, None)
+            if text is None and old.text is None:
                 continue   # created and deleted again by this transaction
-            operations.append(_delete(etcd_key) if text is None else _put(etcd_key, text.encode()))
-            old_entries = self._layout.index_entries(kind, key, base.load(old))
+            operations.append(delete_request(etcd_key) if text is None else
+                              put_request(etcd_key, encode_value(text, lease)))
+            old_entries = self._layout.index_entries(kind, key, base.load(old.text))
             new_entries = self._layout.index_entries(kind, key, base.load(text))
-            operations += [_delete(entry) for entry in sorted(old_entries - new_entries)]
-            operations += [_put(entry) for entry in sorted(new_entries - old_entries)]
+            operations += [delete_request(entry) for entry in sorted(old_entries - new_entries)]
+            operations += [put_request(entry) for entry in sorted(new_entries - old_entries)]
+            if old.lease != lease:
+                if old.lease is not None:
+                    operations.append(delete_request(self._layout.lease_member(old.lease, kind, key)))
+                if lease is not None:
+                    operations.append(put_request(self._layout.lease_member(lease, kind, key)))
             if kind not in kinds:
                 kinds.append(kind)
-        return operations + [_put(self._layout.clock(kind)) for kind in kinds]
+        return operations + [put_request(self._layout.clock(kind)) for kind in kinds]
 
     def guards(self):
         """The compares that hold only if nothing read has changed."""
         kinds = set(self._kind_guards)
-        per_kind = collections.defaultdict(list)
+        per_kind = collections.defaultdict(list)   # None: keys that are not documents
         for etcd_key, kind in self._point_guards.items():
             if kind not in kinds:
-                per_kind[kind].append(_mod_revision(etcd_key, 'EQUAL', self._seen[etcd_key][1]))
+                per_kind[kind].append(mod_revision_compare(etcd_key, 'EQUAL',
+                                                    self._seen[etcd_key].mod_revision))
         for kind, start, end in self._range_guards:
             if kind not in kinds:
-                per_kind[kind].append(_mod_revision(start, 'LESS', self.revision + 1, end))
+                per_kind[kind].append(mod_revision_compare(start, 'LESS', self.revision + 1, end))
         # Over etcd's limit: the clock of the kind with most compares stands
         # for all of them, until the rest fits.
-        while per_kind and len(kinds) + sum(map(len, per_kind.values())) > COMPARE_BUDGET:
-            biggest = max(per_kind, key=lambda k: len(per_kind[k]))
+        while len(kinds) + sum(map(len, per_kind.values())) > COMPARE_BUDGET:
+            documents = [kind for kind in per_kind if kind is not None]
+            if not documents:
+                break
+            biggest = max(documents, key=lambda k: len(per_kind[k]))
             del per_kind[biggest]
             kinds.add(biggest)
-        return ([_mod_revision(self._layout.clock(kind), 'LESS', self.revision + 1)
+        return ([mod_revision_compare(self._layout.clock(kind), 'LESS', self.revision + 1)
                  for kind in sorted(kinds)] +
-                [compare for kind in sorted(per_kind) for compare in per_kind[kind]])
+                [compare for kind in sorted(per_kind, key=str) for compare in per_kind[kind]])
 
 
 class EtcdStore(base.Store):
 
     def __init__(self, url):
         super().__init__(url)
-        endpoints, prefix, options = parse_url(url)
+        endpoints, prefix, options = parse_url(url, REQUEST_TIMEOUT, DEADLINE)
         self.prefix = prefix
         self.layout = Layout(prefix)
         self.client = EtcdClient(url, endpoints, options['timeout'], options['deadline'])
         self._local = threading.local()
-        self._lease = (None, 0.0)
-        self._lease_lock = threading.Lock()
+        self._mark_lease = (None, 0.0)
+        self._mark_lease_lock = threading.Lock()
         try:
             self.birth = self._open_layout()
+            # Every open store deletes the documents of leases that expire.
+            self._reaper = etcd_feed.LeaseReaper(self)
         except BaseException:
             self.client.close()
             raise
@@ -337,7 +334,7 @@ class EtcdStore(base.Store):
         meta = self.layout.meta
         response = self.client.txn(
             [{'key': encode(meta), 'target': 'CREATE', 'result': 'EQUAL', 'create_revision': 0}],
-            [_put(meta, json.dumps({'version': LAYOUT_VERSION}).encode())],
+            [put_request(meta, json.dumps({'version': LAYOUT_VERSION}).encode())],
             [{'request_range': {'key': encode(meta)}}])
         if response.get('succeeded'):
             return int(response['header']['revision'])
@@ -424,34 +421,62 @@ class EtcdStore(base.Store):
         compare = [{'key': encode(mark), 'target': 'CREATE', 'result': 'EQUAL',
                     'create_revision': 0}] + txn.guards()
         while True:
-            lease = self._lease_id()
-            success = ([_put(mark, str(attempt).encode(), lease)] + operations +
-                       [_put(self.layout.head)])
+            lease = self._mark_lease_id()
+            success = ([put_request(mark, str(attempt).encode(), lease)] + operations +
+                       [put_request(self.layout.head)])
             try:
                 response = self.client.txn(compare, success,
                                            [{'request_range': {'key': encode(mark)}}])
                 break
             except LeaseNotFound:
-                self._forget_lease(lease)
+                self._forget_mark_lease(lease)
         if response.get('succeeded'):
             return attempt
         kvs = response['responses'][0]['response_range'].get('kvs')
         return int(decode(kvs[0]['value'])) if kvs else None
 
-    def _lease_id(self):
-        """A lease for txns/<id> keys; a new one every TTL/2, so that a key
-        lives between TTL/2 and TTL after its commit."""
-        with self._lease_lock:
-            lease, granted = self._lease
+    def _mark_lease_id(self):
+        """An etcd lease for txns/<id> keys; a new one every TTL/2, so that
+        a key lives between TTL/2 and TTL after its commit."""
+        with self._mark_lease_lock:
+            lease, granted = self._mark_lease
             if lease is None or time.monotonic() - granted > TXN_MARK_TTL / 2:
                 lease = self.client.grant_lease(TXN_MARK_TTL)
-                self._lease = (lease, time.monotonic())
+                self._mark_lease = (lease, time.monotonic())
             return lease
 
-    def _forget_lease(self, lease):
-        with self._lease_lock:
-            if self._lease[0] == lease:
-                self._lease = (None, 0.0)
+    def _forget_mark_lease(self, lease):
+        with self._mark_lease_lock:
+            if self._mark_lease[0] == lease:
+                self._mark_lease = (None, 0.0)
+
+    # -- leases (Store.grant_lease ...) -----------------------------------------
+
+    def grant_lease(self, ttl):
+        # etcd counts whole seconds, and raises a TTL below its minimum
+        # (1.5 election timeouts, 2 s by default) to that minimum.
+        lease = self.client.grant_lease(max(1, math.ceil(ttl)))
+        self.client.txn([], [put_request(self.layout.lease(lease), lease=lease)])
+        return lease
+
+    def refresh_lease(self, lease_id):
+        answer = self.client.call('lease/keepalive', {'ID': lease_id})
+        return int(answer.get('result', {}).get('TTL', 0)) > 0
+
+    def revoke_lease(self, lease_id):
+        try:
+            self.client.call('lease/revoke', {'ID': lease_id})
+        except LeaseNotFound:
+            pass   # expired already; its documents may still be here
+        self.reap_lease(lease_id)
+
+    def reap_lease(self, lease_id):
+        """Delete the documents of a lease that is gone, in one commit."""
+        def fn(txn):
+            for kind, key in txn.lease_members(lease_id):
+                if txn.lease_of(kind, key) == lease_id:
+                    txn.delete(kind, key)
+        self.transact(fn)
 
     # -- the change feed ----------------------------------------------------------------
 
@@ -466,9 +491,10 @@ class EtcdStore(base.Store):
     def change(self, revision, etcd_key, value, previous):
         """The base.Change of one etcd event on a document."""
         kind, key = self.layout.parse_doc(etcd_key)
-        return base.Change(revision, kind, key,
-                           None if previous is None else json.loads(previous),
-                           None if value is None else json.loads(value))
+        def doc(value):
+            return None if value is None else json.loads(decode_value(value)[0])
+        return base.Change(revision, kind, key, doc(previous), doc(value))
 
     def close(self):
+        self._reaper.cancel()
         self.client.close()

@@ -67,6 +67,27 @@ def prefix_end(key):
     return key[:-1] + bytes([key[-1] + 1])
 
 
+# -- requests of a txn (kv/txn's compare, success and failure lists) ----------
+
+def put_request(key, value=b'', lease=None):
+    request = {'key': encode(key), 'value': encode(value)}
+    if lease:
+        request['lease'] = lease
+    return {'request_put': request}
+
+
+def delete_request(key):
+    return {'request_delete_range': {'key': encode(key)}}
+
+
+def mod_revision_compare(key, result, revision, end=None):
+    compare = {'key': encode(key), 'target': 'MOD', 'result': result,
+               'mod_revision': revision}
+    if end is not None:
+        compare['range_end'] = encode(end)
+    return compare
+
+
 class LeaseNotFound(Exception):
     """A lease expired (or was revoked) before a write that used it."""
 
@@ -202,7 +223,7 @@ class EtcdClient:
                                     'failure': list(failure)})
 
     def grant_lease(self, ttl):
-        return self.call('lease/grant', {'TTL': ttl, 'ID': 0})['ID']
+        return int(self.call('lease/grant', {'TTL': ttl, 'ID': 0})['ID'])
 
     # -- watch streams --------------------------------------------------------
 

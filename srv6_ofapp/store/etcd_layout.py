@@ -1,5 +1,5 @@
-"""What the etcd store keeps where: the keys of one prefix, and how field
-values are compared and indexed.
+"""What the etcd store keeps where: the endpoints and prefix of its URL, the
+keys under the prefix, and how field values are compared and indexed.
 
 Key layout, all under PREFIX (UTF-8; a prefix component may not be one of
 the names below, so that no prefix lies inside another's keys):
@@ -16,6 +16,15 @@ the names below, so that no prefix lies inside another's keys):
                                  document of the kind (its "clock")
   txns/<id>                      the attempt that committed transact() call
                                  <id>; leased, gone after ~10 minutes
+  leases/<lease>                 "": the record of a store lease, attached to
+                                 the etcd lease: present exactly while it lives
+  leases/<lease>/<kind>/<key>    "": the document is leased by <lease>
+
+A leased document's value is NUL <lease id> NUL <JSON> (JSON never starts
+with NUL), so reading it says whether, and by which lease, it is leased.
+Only the record is attached to the etcd lease: when etcd drops it, a store
+deletes the lease's documents in a commit of its own, so that their index
+entries, kind clocks and meta/head move as for any deletion.
 
 Index values are JSON of the value as sqlite's json_extract() compares it
 (true is 1, 1.0 is 1, arrays and objects are their JSON text), so that a
@@ -23,17 +32,54 @@ Index values are JSON of the value as sqlite's json_extract() compares it
 """
 
 import json
+import urllib.parse
 
+from srv6_ofapp import exceptions
 from srv6_ofapp.store import base
 from srv6_ofapp.store.etcd_client import prefix_end
 
 LAYOUT_VERSION = 1
-RESERVED_NAMES = ('meta', 'docs', 'index', 'kinds', 'txns')
+RESERVED_NAMES = ('meta', 'docs', 'index', 'kinds', 'txns', 'leases')
 
 # Fields with index entries, the most selective first: a list filtered on
 # several reads the first one's entries (the REST layer's store filters and
 # the plugin's address lookup).
 INDEXED_FIELDS = ('ip_address', 'network_id', 'binding:host_id', 'tenant_id')
+
+DEFAULT_PORT = 2379
+
+
+def parse_url(url, timeout, deadline):
+    """(endpoints [(host, port)], prefix, options) of an etcd:// URL;
+    ``timeout`` and ``deadline`` are the options' defaults."""
+    def refuse(reason):
+        return exceptions.StoreUnavailable(url=url, reason=reason)
+    parsed = urllib.parse.urlsplit(url)
+    if not parsed.netloc:
+        raise refuse('no endpoint: etcd://HOST:PORT[,HOST:PORT...]/PREFIX')
+    endpoints = []
+    for item in parsed.netloc.split(','):
+        endpoint = urllib.parse.urlsplit('//' + item)   # HOST, HOST:PORT, [IPv6]:PORT
+        try:
+            endpoints.append((endpoint.hostname, endpoint.port or DEFAULT_PORT))
+        except ValueError:
+            endpoint = None
+        if endpoint is None or not endpoint.hostname:
+            raise refuse('bad endpoint %r' % item)
+    components = parsed.path.strip('/').split('/')
+    if not parsed.path.strip('/') or '' in components:
+        raise refuse('no prefix: etcd://HOST:PORT[,HOST:PORT...]/PREFIX names the cluster')
+    if set(components) & set(RESERVED_NAMES):
+        raise refuse('a prefix may not contain the component names %s' % (RESERVED_NAMES,))
+    options = {'timeout': timeout, 'deadline': deadline}
+    for name, values in urllib.parse.parse_qs(parsed.query).items():
+        if name not in options:
+            raise refuse('unknown option %r (known: %s)' % (name, ', '.join(options)))
+        try:
+            options[name] = float(values[-1])
+        except ValueError:
+            raise refuse('option %s is not a number' % name)
+    return endpoints, '/' + '/'.join(components), options
 
 
 def comparable(value):
@@ -116,3 +162,38 @@ class Layout:
 
     def txn_mark(self, txn_id):
         return self.root + b'txns/' + txn_id.encode()
+
+    # -- leases ---------------------------------------------------------------
+
+    @property
+    def leases(self):
+        return self.root + b'leases/'
+
+    def lease(self, lease):
+        """The record of a lease."""
+        return self.leases + b'%d' % lease
+
+    def lease_member(self, lease, kind, key):
+        return self.lease(lease) + b'/' + self._kind(kind) + b'/' + key.encode()
+
+    def lease_members(self, lease):
+        start = self.lease(lease) + b'/'
+        return start, prefix_end(start)
+
+    def parse_lease_key(self, etcd_key):
+        """(lease, (kind, key) or None for the record) of a key under leases/."""
+        lease, _, member = etcd_key[len(self.leases):].decode().partition('/')
+        return int(lease), (tuple(member.split('/', 1)) if member else None)
+
+
+def encode_value(text, lease=None):
+    """A document's etcd value: its JSON, after its lease if it has one."""
+    return text.encode() if lease is None else b'\0%d\0%s' % (lease, text.encode())
+
+
+def decode_value(value):
+    """(JSON text, lease or None) of a document's etcd value."""
+    if value[:1] != b'\0':
+        return value.decode(), None
+    lease, _, text = value[1:].partition(b'\0')
+    return text.decode(), int(lease)

@@ -6,6 +6,7 @@ The contract itself runs in test_store_contract.py.  Members are real etcd
 processes (tests/etcdlab.py), stopped by PID even when a test fails.
 """
 
+import inspect
 import queue
 import threading
 import time
@@ -17,10 +18,12 @@ from srv6_ofapp import store as store_lib
 from srv6_ofapp.store import base
 from srv6_ofapp.store import etcd as etcd_store
 from srv6_ofapp.store import etcd_client
+from srv6_ofapp.store import etcd_layout
 from tests import backends
 from tests import etcdlab
 from tests.functional import test_store_contract as contract
 from tests.server import free_port
+from tests.unit import test_store_leases as lease_contract
 
 WAIT = 10
 
@@ -60,12 +63,13 @@ def raw_keys(store, under=b''):
     ('etcd://[fd00::5]:2379,[fd00::6]/c/', [('fd00::5', 2379), ('fd00::6', 2379)], '/c'),
 ])
 def test_url_names_every_endpoint_and_the_prefix(url, endpoints, prefix):
-    assert etcd_store.parse_url(url)[:2] == (endpoints, prefix)
+    assert etcd_layout.parse_url(url, 2, 15)[:2] == (endpoints, prefix)
 
 
 def test_url_options():
-    options = etcd_store.parse_url('etcd://h/p?timeout=1.5&deadline=4')[2]
+    options = etcd_layout.parse_url('etcd://h/p?timeout=1.5&deadline=4', 2, 15)[2]
     assert options == {'timeout': 1.5, 'deadline': 4.0}
+    assert etcd_layout.parse_url('etcd://h/p', 2, 15)[2] == {'timeout': 2, 'deadline': 15}
 
 
 @pytest.mark.parametrize('url', [
@@ -125,7 +129,7 @@ def test_two_prefixes_on_one_etcd_do_not_see_each_other(etcd_single, open_etcd):
 def test_a_newer_layout_is_refused(etcd_single, open_etcd):
     url = etcd_single.url(etcdlab.unique_prefix())
     store = open_etcd(url)
-    store.client.txn([], [etcd_store._put(store.layout.meta, b'{"version": 99}')])
+    store.client.txn([], [etcd_client.put_request(store.layout.meta, b'{"version": 99}')])
     with pytest.raises(exceptions.StoreUnavailable) as info:
         store_lib.open_store(url)
     assert 'newer' in str(info.value)
@@ -199,10 +203,10 @@ def test_a_conflict_that_keeps_coming_back_is_a_409(etcd_single, open_etcd, monk
 def test_a_lease_gone_under_the_store_is_granted_again(etcd_single, open_etcd):
     store = open_etcd(etcd_single.url(etcdlab.unique_prefix()))
     put(store, 'networks', 'a', {})
-    lease = store._lease[0]
+    lease = store._mark_lease[0]
     store.client.call('lease/revoke', {'ID': lease})   # as if it had expired
     put(store, 'networks', 'b', {})
-    assert store._lease[0] != lease
+    assert store._mark_lease[0] != lease
     assert [d for d in store.list('networks')] == [{}, {}]
 
 
@@ -244,6 +248,50 @@ def test_history_of_other_prefixes_compacted_is_no_resync(etcd_single, open_etcd
     assert (change.revision, change.old, change.new) == (after, {'v': 1}, {'v': 2})
     assert resynced == []
     assert [c.revision for c in mine.changes_since(head)] == [after]
+
+
+# -- leases --------------------------------------------------------------------------
+
+@pytest.mark.parametrize('test', [
+    getattr(lease_contract, name) for name in dir(lease_contract) if name.startswith('test_')])
+def test_leases_as_on_sqlite(test, etcd_single, open_etcd):
+    """tests/unit/test_store_leases.py, on etcd: its minimum TTL (2 s)
+    stands for the tests' 0.6 s."""
+    url = etcd_single.url(etcdlab.unique_prefix('lease'))
+    test(**{'path': url} if 'path' in inspect.signature(test).parameters else
+         {'store': open_etcd(url)})
+
+
+def test_leased_documents_go_with_their_index_entries(etcd_single, open_etcd):
+    store = open_etcd(etcd_single.url(etcdlab.unique_prefix()))
+    lease = store.grant_lease(60)
+    store.transact(lambda txn: txn.put('agents', 'hv1', {'tenant_id': 't'}, lease=lease))
+    put(store, 'agents', 'hv2', {'tenant_id': 't'})
+    assert len(store.list('agents', where={'tenant_id': 't'})) == 2
+    revision = store.revision
+    store.revoke_lease(lease)
+    assert store.list('agents', where={'tenant_id': 't'}) == [{'tenant_id': 't'}]
+    assert [(c.key, c.new) for c in store.changes_since(revision)] == [('hv1', None)]
+    assert raw_keys(store, b'index/') == ['index/agents/tenant_id/"t"/hv2']
+    assert raw_keys(store, b'leases/') == []
+
+
+def test_a_list_sees_a_lease_ending_under_it(etcd_single, open_etcd):
+    """A transaction that read a leased document conflicts with the lease's
+    end, like with any deletion."""
+    store = open_etcd(etcd_single.url(etcdlab.unique_prefix()))
+    lease = store.grant_lease(60)
+    store.transact(lambda txn: txn.put('agents', 'hv1', {'alive': True}, lease=lease))
+    seen = []
+
+    def count_agents(txn):
+        seen.append(len(txn.list('agents')))
+        if len(seen) == 1:
+            store.revoke_lease(lease)   # between this read and the commit
+        txn.put('summary', 'agents', {'count': seen[-1]})
+    store.transact(count_agents)
+    assert seen == [1, 0]
+    assert store.get('summary', 'agents') == {'count': 0}
 
 
 # -- faults of a three-member cluster ---------------------------------------------
