@@ -97,9 +97,13 @@ class _Transient(Exception):
 
 
 def _error_body(error):
+    """(gRPC code or None, message) of an etcd3gw error: the gateway
+    answers errors as JSON, a connection failure is text."""
     try:
         body = json.loads(error.detail_text or '')
     except (TypeError, ValueError):
+        body = None
+    if not isinstance(body, dict):
         return None, error.detail_text or str(error) or type(error).__name__
     if isinstance(body.get('error'), dict):  # a watch stream's error line
         body = body['error']

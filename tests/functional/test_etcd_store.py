@@ -2,7 +2,7 @@
 share one etcd, its own keys, idempotent commits, and the faults of a
 three-member cluster (a dead leader, a lost quorum).
 
-The contract itself runs in test_store_contract.py.  Members are real etcd
+The contract itself runs in test_store_races.py.  Members are real etcd
 processes (tests/etcdlab.py), stopped by PID even when a test fails.
 """
 
@@ -21,7 +21,7 @@ from srv6_ofapp.store import etcd_client
 from srv6_ofapp.store import etcd_layout
 from tests import backends
 from tests import etcdlab
-from tests.functional import test_store_contract as contract
+from tests.functional import test_store_races as races
 from tests.server import free_port
 from tests.unit import test_store_leases as lease_contract
 
@@ -214,7 +214,7 @@ def test_many_reads_fall_back_to_kind_clocks_and_still_conflict(etcd_single, mon
     """Past etcd's limit of compares per txn, a kind's clock stands for its
     guards: coarser, still no lost uniqueness."""
     monkeypatch.setattr(etcd_store, 'COMPARE_BUDGET', 2)
-    for claim in (contract.claim_by_point_read, contract.claim_by_index):
+    for claim in (races.claim_by_point_read, races.claim_by_index):
         backend = backends.EtcdBackend(etcd_single)
         try:
             store = backend.open()
@@ -225,7 +225,7 @@ def test_many_reads_fall_back_to_kind_clocks_and_still_conflict(etcd_single, mon
                 txn.list('ports', where={'network_id': 'elsewhere'})
                 txn.put('names', 'wide', {})
             store.transact(wide)
-            contract.test_one_of_many_racing_claims_wins(backend, store, claim)
+            races.test_one_of_many_racing_claims_wins(backend, store, claim)
         finally:
             backend.close()
 
