@@ -7,10 +7,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
-# Debian packages: Open vSwitch (userspace datapath) and the real clients
-# and tools the integration tests and benchmarks drive.
-APT_PACKAGES ?= python3-venv openvswitch-switch udhcpc isc-dhcp-client dnsmasq-base \
-	arping tcpdump ethtool iproute2 iputils-ping mininet socat
+# Debian packages: Open vSwitch (userspace datapath), etcd (the distributed
+# store's tests start real members; apt does not start a service here) and
+# the real clients and tools the integration tests and benchmarks drive.
+APT_PACKAGES ?= python3-venv openvswitch-switch etcd-server udhcpc isc-dhcp-client \
+	dnsmasq-base arping tcpdump ethtool iproute2 iputils-ping mininet socat
 DEMO_ARGS ?=
 SERVE_ARGS ?=
 # Debian's mininet is pure Python: the venv sees it through one symlink

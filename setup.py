@@ -20,6 +20,7 @@ setup(
         'waitress',           # the production WSGI server that serves the API
         'platformdirs',       # the user's data directory for the default store
         'prometheus-client',  # every event a metric, at GET /metrics
+        'etcd3gw>=2.6',       # the etcd store: OpenStack's client of etcd's v3 gateway
     ],
     extras_require={
         # scapy: an independent packet parser; python-openstackclient: the

@@ -39,7 +39,9 @@ LAUNCH_OPTS = [
     cfg.StrOpt('store', default=None,
                help='Where the model lives: sqlite:///PATH (default: sqlite:/// + '
                     'state.db under the user\'s data directory, e.g. '
-                    '~/.local/share/srv6_ofapp/state.db).'),
+                    '~/.local/share/srv6_ofapp/state.db), or '
+                    'etcd://HOST:PORT[,HOST:PORT...]/PREFIX, shared by every process '
+                    'of a distributed deployment (PREFIX names the cluster).'),
     cfg.ListOpt('app-lists', default=[],
                 help='More OS-Ken applications to run beside srv6_ofapp.app.'),
     cfg.MultiStrOpt('app', positional=True, default=[],

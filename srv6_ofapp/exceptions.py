@@ -160,6 +160,13 @@ class VrfNameInUse(Conflict):
                'network %(other)s (the name keeps only 6 characters of each id).')
 
 
+class StoreConflict(Conflict):
+    """An optimistic store (etcd) kept finding that what the request read
+    was changed by concurrent writers, and gave up."""
+    message = ('The request conflicted with concurrent writes %(attempts)d times in a row '
+               'and was not applied; try again.')
+
+
 class AddressPairAndPortSecurityRequired(Conflict):
     message = ('Port Security must be enabled in order to have allowed '
                'address pairs on a port.')

@@ -1,6 +1,7 @@
 import pytest
 import requests
 
+from tests.etcdlab import etcd_cluster, etcd_single  # noqa: F401 (fixtures: real etcd members)
 from tests.server import Server
 
 

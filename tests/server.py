@@ -19,7 +19,8 @@ def free_port():
 
 
 class Server:
-    """``srv6-ofapp`` on ephemeral ports with its own sqlite file."""
+    """``srv6-ofapp`` on ephemeral ports with its own sqlite file, or on the
+    store a ``--store`` URL names (then give ``log_path`` too)."""
 
     def __init__(self, store_path, extra_args=(), log_path=None):
         self.store_path = store_path
@@ -28,6 +29,10 @@ class Server:
         self.proc = None
         self.port = None
         self.ofp_port = None
+
+    @property
+    def store_url(self):
+        return self.store_path if '://' in self.store_path else 'sqlite:///' + self.store_path
 
     @property
     def url(self):
@@ -52,7 +57,7 @@ class Server:
         self.port = self.port or free_port()
         self.ofp_port = self.ofp_port or free_port()
         args = [sys.executable, '-m', 'srv6_ofapp',
-                '--store', 'sqlite:///' + self.store_path,
+                '--store', self.store_url,
                 '--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.port),
                 '--ofp-listen-host', '127.0.0.1',
                 '--ofp-tcp-listen-port', str(self.ofp_port)] + self.extra_args

@@ -1,4 +1,6 @@
-"""Stores: where the model lives.  ``open_store(url)`` picks the backend."""
+"""Stores: where the model lives.  ``open_store(url)`` picks the backend:
+``sqlite:///PATH`` (embedded, the default) or
+``etcd://HOST:PORT[,HOST:PORT...]/PREFIX`` (shared by a distributed deployment)."""
 
 import os
 import urllib.parse
@@ -35,5 +37,9 @@ def open_store(url=None):
                                 'give a file path')
         from srv6_ofapp.store.sqlite import SqliteStore
         return SqliteStore(url, path)
+    if parsed.scheme == 'etcd':
+        # etcd://HOST:PORT[,HOST:PORT...]/PREFIX: see store/etcd.py.
+        from srv6_ofapp.store.etcd import EtcdStore
+        return EtcdStore(url)
     raise exceptions.StoreUnavailable(
-        url=url, reason="unsupported scheme %r (supported: sqlite)" % parsed.scheme)
+        url=url, reason="unsupported scheme %r (supported: sqlite, etcd)" % parsed.scheme)

@@ -18,6 +18,7 @@ the transaction it is given.
 
 import abc
 import collections
+import json
 import logging
 import threading
 
@@ -25,6 +26,24 @@ LOG = logging.getLogger(__name__)
 
 Change = collections.namedtuple('Change', 'revision kind key old new')
 Change.__doc__ = """One write: ``old`` is None for a creation, ``new`` None for a deletion."""
+
+
+def dump(doc):
+    """A document as every backend stores it: compact JSON, sorted keys."""
+    return json.dumps(doc, separators=(',', ':'), sort_keys=True)
+
+
+def load(text):
+    return None if text is None else json.loads(text)
+
+
+def check_field(field):
+    """``field`` if it may be a ``where`` filter name (letters, digits, ``_``
+    and ``:``, as in ``binding:host_id``), else ValueError: a backend builds
+    queries or keys from it."""
+    if not field.replace(':', '').replace('_', '').isalnum():
+        raise ValueError('not a filterable field name: %r' % field)
+    return field
 
 
 class Compacted(Exception):

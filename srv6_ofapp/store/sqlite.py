@@ -38,21 +38,15 @@ CHECKPOINT_INTERVAL = 0.5
 
 
 def _field_expr(field):
-    if not field.replace(':', '').replace('_', '').isalnum():
-        raise ValueError('not a filterable field name: %r' % field)
-    return "json_extract(doc, '$.\"%s\"')" % field
+    return "json_extract(doc, '$.\"%s\"')" % base.check_field(field)
 
 
 def _index_name(field):
     return 'resources_by_' + field.replace(':', '_')
 
 
-def _dump(doc):
-    return json.dumps(doc, separators=(',', ':'), sort_keys=True)
-
-
-def _load(text):
-    return None if text is None else json.loads(text)
+_dump = base.dump
+_load = base.load
 
 
 def _migrate_0_to_1(conn):

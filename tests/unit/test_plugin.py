@@ -1,4 +1,5 @@
-"""The plugin on a real sqlite file, without HTTP: what the edge will call."""
+"""The plugin without HTTP, on each store backend (a real sqlite file, a
+real etcd member): what the edge will call."""
 
 import queue
 import uuid
@@ -6,17 +7,15 @@ import uuid
 import pytest
 
 from srv6_ofapp import exceptions as exc
-from srv6_ofapp import store as store_lib
 from srv6_ofapp.model.plugin import Context, Plugin
+from tests.backends import backend  # noqa: F401 (fixture: sqlite and etcd)
 
 ADMIN = Context('admin', is_admin=True)
 
 
 @pytest.fixture
-def plugin(tmp_path):
-    store = store_lib.open_store('sqlite:///%s' % (tmp_path / 'state.db'))
-    yield Plugin(store)
-    store.close()
+def plugin(backend):
+    return Plugin(backend.open())
 
 
 PORT_ATTRS = {'name': 'p', 'description': '', 'admin_state_up': True, 'device_id': '',
