@@ -38,6 +38,9 @@ RESOURCES = (
     agents.Agents,
 )
 
+# Port statuses written per transaction (see set_port_statuses).
+STATUS_BATCH = 25
+
 Settings = collections.namedtuple('Settings', 'base_mac default_mtu rng')
 Settings.__doc__ = """The deployment's choices the rules depend on: the MAC prefix of
 generated MACs, a network's default (and largest) MTU, the random source."""
@@ -118,17 +121,25 @@ class Plugin:
 
     def set_port_statuses(self, statuses):
         """The edge reports whether it sees ports (ACTIVE) or not (DOWN),
-        {port id: status}, in one transaction (a switch reports all its
-        ports at once); returns the ids whose status changed."""
-        def txn_fn(txn):
-            changed = []
-            for port_id, status in sorted(statuses.items()):
-                doc = txn.get('ports', port_id)
-                if doc is not None and doc['status'] != status:
-                    _put_next_revision(txn, 'ports', doc, dict(doc, status=status))
-                    changed.append(port_id)
-            return changed
-        return self.store.transact(txn_fn)
+        {port id: status}; returns the ids whose status changed.  A switch
+        reports all its ports at once: one transaction per STATUS_BATCH ports
+        (each status stands alone, and a store transaction has a size limit:
+        etcd's default is 128 operations)."""
+        def batch_fn(batch):
+            def txn_fn(txn):
+                changed = []
+                for port_id, status in batch:
+                    doc = txn.get('ports', port_id)
+                    if doc is not None and doc['status'] != status:
+                        _put_next_revision(txn, 'ports', doc, dict(doc, status=status))
+                        changed.append(port_id)
+                return changed
+            return txn_fn
+        items = sorted(statuses.items())
+        changed = []
+        for start in range(0, len(items), STATUS_BATCH):
+            changed += self.store.transact(batch_fn(items[start:start + STATUS_BATCH]))
+        return changed
 
 
 def _put_next_revision(txn, collection, old, new):

@@ -93,3 +93,17 @@ def test_a_switch_reports_all_its_ports_in_one_transaction(plugin):
     assert plugin.store.revision == revision + 1
     assert plugin.set_port_statuses({first['id']: 'ACTIVE'}) == []
     assert plugin.store.revision == revision + 1
+
+
+def test_a_switch_with_many_ports_reports_them_all(plugin):
+    """More statuses than one store transaction may hold (etcd's default
+    limit is 128 operations): reported in batches, none lost."""
+    network = plugin.create(ADMIN, 'networks', [{'name': 'n', 'admin_state_up': True,
+                                                'shared': False, 'description': '',
+                                                'port_security_enabled': True}])[0]
+    ports = [plugin.create(ADMIN, 'ports', [dict(PORT_ATTRS, network_id=network['id'])])[0]
+             for _ in range(60)]
+    statuses = {port['id']: 'ACTIVE' for port in ports}
+    assert sorted(plugin.set_port_statuses(statuses)) == sorted(statuses)
+    listed = plugin.list(ADMIN, 'ports', {'network_id': [network['id']]})
+    assert {port['status'] for port in listed} == {'ACTIVE'}
