@@ -14,166 +14,25 @@ import time
 
 import pytest
 
-from tests import netlab
-from tests.conftest import Client
-from tests.server import Server
 from srv6_ofapp.dataplane import vrf_drivers
-from topology import naming
+from tests import netlab
+from tests.twohosts import SERVICE_IP, V, AllInOne, TwoHosts, make_tenants, sh
 from topology import vrf as vrf_lib
-
-V = '/v2.0'
-SERVICE_IP = '10.200.0.5'
-SERVICE_SID = 'fd00:0:0:9::a9fe:5'
-RTPROT = '83'
 
 pytestmark = pytest.mark.skipif(netlab.unavailable_reason() is not None,
                                 reason=str(netlab.unavailable_reason()))
 
 
-def sh(*args, check=True):
-    return netlab.sh(list(args), check=check)
-
-
-class TwoHosts:
-
-    def __init__(self, tmp_path):
-        self.lab = netlab.Lab()
-        self.server = Server(str(tmp_path / 'state.db'), ['--verbose'])
-        self.namespaces = []
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-
-    def _build(self):
-        self.server.start()
-        self.api = Client(self.server.url)
-        self.ovs = {}
-        for n in (1, 2):
-            ovs = netlab.OvsInstance().start()
-            self.lab._objects.append(ovs)
-            self.ovs[n] = ovs
-        ns1, ns2 = self.ovs[1].netns, self.ovs[2].netns
-        # The underlay: hv1 -- hv2, and hv1 -- the service node.
-        self.service_ns = netlab.unique('svc')
-        netlab.netns_add(self.service_ns)
-        self.namespaces.append(self.service_ns)
-        sh('ip', 'link', 'add', 'u1', 'netns', ns1, 'type', 'veth', 'peer', 'name', 'u2',
-           'netns', ns2)
-        sh('ip', 'link', 'add', 's1', 'netns', ns1, 'type', 'veth', 'peer', 'name', 's3',
-           'netns', self.service_ns)
-        for ns, dev, address in ((ns1, 'u1', 'fd00::1/64'), (ns2, 'u2', 'fd00::2/64'),
-                                 (ns1, 's1', 'fd01::1/64'),
-                                 (self.service_ns, 's3', 'fd01::3/64')):
-            sh('ip', '-n', ns, 'addr', 'add', address, 'dev', dev, 'nodad')
-            sh('ip', '-n', ns, 'link', 'set', dev, 'up')
-        sh('ip', '-n', self.service_ns, 'link', 'set', 'lo', 'up')
-        for ns in (ns1, ns2, self.service_ns):
-            sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1',
-               'net.ipv4.ip_forward=1')
-        # Reaching each SID prefix is the fabric's job: static routes here.
-        sh('ip', '-n', ns1, '-6', 'route', 'add', 'fd00:0:0:2::/64', 'via', 'fd00::2')
-        sh('ip', '-n', ns1, '-6', 'route', 'add', 'fd00:0:0:9::/64', 'via', 'fd01::3')
-        sh('ip', '-n', ns2, '-6', 'route', 'add', 'fd00:0:0:1::/64', 'via', 'fd00::1')
-        sh('ip', '-n', self.service_ns, '-6', 'route', 'add', 'fd00:0:0:1::/64',
-           'via', 'fd01::1')
-        # The service: an address behind an End.DX4 SID.
-        sh('ip', '-n', self.service_ns, 'addr', 'add', SERVICE_IP + '/32', 'dev', 'lo')
-        sh('ip', '-n', self.service_ns, '-6', 'route', 'add', SERVICE_SID + '/128', 'encap',
-           'seg6local', 'action', 'End.DX4', 'nh4', SERVICE_IP, 'dev', 's3')
-        sh('ip', '-n', self.service_ns, 'sr', 'tunsrc', 'set', SERVICE_SID)
-
-        self.bridges = {}
-        for n, ovs in self.ovs.items():
-            dpid = '00000000000000d%d' % n
-            self.bridges[n] = ovs.add_bridge(dpid=dpid, controller_port=self.server.ofp_port)
-            self.api.create('host', name='hv%d' % n, datapath_id=dpid,
-                            segment_node_id='fd00:0:0:%d::' % n, underlay_ip='fd00::%d' % n,
-                            netns=ovs.netns, ovsdb='unix:' + ovs.db_sock,
-                            bridge=self.bridges[n])
-        for n, ovs in self.ovs.items():
-            ovs.wait_for_flows(self.bridges[n], lambda flows: len(flows) >= 4)
-
-    def network(self, project):
-        network = self.api.post(V + '/networks', {'network': {'name': project}},
-                                headers={'X-Project-Id': project}).json()['network']
-        self.api.create('subnet', network_id=network['id'], cidr='10.0.0.0/24')
-        return network
-
-    def vm(self, network, host, ip):
-        port = self.api.create('port', network_id=network['id'],
-                               fixed_ips=[{'ip_address': ip}],
-                               **{'binding:host_id': 'hv%d' % host})
-        vm = netlab.VM(self.ovs[host], self.bridges[host], port_id=port['id'],
-                       mac=port['mac_address'])
-        self.lab._objects.append(vm)
-        vm.create()
-        vm.port, vm.ip, vm.host = port, ip, host
-        return vm
-
-    def vrf_ns(self, host, network):
-        return '%s-%s' % (self.ovs[host].netns,
-                          naming.vrf_name(network['tenant_id'], network['id']))
-
-    def our_routes(self, ns):
-        out = sh('ip', '-n', ns, '-j', 'route', 'show', 'proto', RTPROT).stdout
-        out6 = sh('ip', '-n', ns, '-6', '-j', 'route', 'show', 'proto', RTPROT).stdout
-        return json.loads(out or '[]') + json.loads(out6 or '[]')
-
-    def wait_for_route(self, ns, dst, present=True, timeout=20):
-        def check():
-            if not os.path.exists('/var/run/netns/' + ns):
-                return not present
-            # ip -j prints host routes without their /32 (/128).
-            host = dst.rsplit('/', 1)[0]
-            return any(r['dst'] in (dst, host) for r in self.our_routes(ns)) == present
-        netlab._wait(check, timeout, '%s %s in %s' % (dst, 'present' if present else 'gone',
-                                                      ns))
-
-    def close(self):
-        self.lab.close()
-        self.server.stop()
-        # VRF namespaces the agent made for the simulated hosts.
-        for ovs in getattr(self, 'ovs', {}).values():
-            for name in os.listdir('/var/run/netns'):
-                if ovs.netns and name.startswith(ovs.netns + '-vrf'):
-                    sh('ip', 'netns', 'del', name, check=False)
-        for ns in self.namespaces:
-            netlab.netns_delete(ns)
-
-
 @pytest.fixture(scope='module')
 def hosts(tmp_path_factory):
-    world = TwoHosts(tmp_path_factory.mktemp('dataplane'))
+    world = TwoHosts(AllInOne(tmp_path_factory.mktemp('dataplane')))
     yield world
     world.close()
 
 
 @pytest.fixture(scope='module')
 def tenants(hosts):
-    """Projects alpha and beta, both 10.0.0.0/24, a VM of each on each host;
-    alpha's encap network reaches the service."""
-    alpha, beta = hosts.network('alpha'), hosts.network('beta')
-    vms = {
-        'a1': hosts.vm(alpha, 1, '10.0.0.11'), 'a2': hosts.vm(alpha, 2, '10.0.0.12'),
-        'b1': hosts.vm(beta, 1, '10.0.0.11'), 'b2': hosts.vm(beta, 2, '10.0.0.12'),
-    }
-    hosts.api.post(V + '/srv6_encap_networks', {'srv6_encap_network': {
-        'network_id': alpha['id'], 'tenant_id': 'alpha',
-        'encap_rules': [{'destination': SERVICE_IP + '/32', 'nexthop': SERVICE_SID}]}})
-    for vm in vms.values():
-        assert vm.udhcpc().ip == vm.ip
-    # The service answers alpha's VM on hv1 through alpha's VRF there.
-    profile = hosts.api.get(V + '/ports/' + vms['a1'].port['id']).json()['port'][
-        'binding:profile']
-    a1_sid = vrf_lib.sid(profile['segment_node_id'], profile['vrf_ip'])
-    sh('ip', '-n', hosts.service_ns, 'route', 'add', '10.0.0.11/32', 'encap', 'seg6', 'mode',
-       'encap', 'segs', a1_sid, 'dev', 's3')
-    for vm in vms.values():
-        hosts.wait_for_route(hosts.vrf_ns(vm.host, alpha if vm in (vms['a1'], vms['a2'])
-                                          else beta), vm.ip + '/32')
-    return {'alpha': alpha, 'beta': beta, 'vms': vms}
+    return make_tenants(hosts)
 
 
 def test_vms_reach_each_other_across_hosts_over_srv6(hosts, tenants):
@@ -215,7 +74,7 @@ def test_restart_leaves_routes_untouched(hosts, tenants):
     ping = vms['a1'].spawn(['ping', '-n', '-i', '0.05', '-c', '120', '-W', '1', vms['a2'].ip],
                            'dataplane-restart-ping.log')
     time.sleep(0.5)
-    log_size = hosts.server.restart(ready='synced')
+    log_size = hosts.controllers.server.restart(ready='synced')
     assert ping.wait(30) == 0
     summary = open(os.path.join(vms['a1'].dir, 'dataplane-restart-ping.log')).read()
     assert ' 0% packet loss' in summary, summary
@@ -223,7 +82,7 @@ def test_restart_leaves_routes_untouched(hosts, tenants):
     assert hosts.our_routes(ns) == before
     assert hosts.our_routes(hosts.ovs[1].netns) == host_before
     assert not re.search(r'routes added or replaced|creating VRF|deleting VRF',
-                         hosts.server.log_since(log_size))
+                         hosts.controllers.server.log_since(log_size))
 
 
 def test_deleting_the_encap_network_removes_its_route(hosts, tenants):
@@ -301,13 +160,13 @@ def test_a_vrf_emptied_while_the_controller_was_down_is_removed_on_start(hosts, 
     gateway_port = naming.gateway_port_name(beta['id'])
     assert os.path.exists('/var/run/netns/' + ns)
     assert gateway_port in hosts.ovs[1].vsctl('list-ports', hosts.bridges[1]).split()
-    assert hosts.server.stop() == 0
-    store = store_lib.open_store('sqlite:///' + hosts.server.store_path)
+    assert hosts.controllers.server.stop() == 0
+    store = store_lib.open_store('sqlite:///' + hosts.controllers.server.store_path)
     try:
         plugin_lib.Plugin(store).delete(plugin_lib.Context('admin', is_admin=True), 'ports',
                                         b1.port['id'])
     finally:
         store.close()
-    hosts.server.start()
+    hosts.controllers.server.start()
     netlab._wait(lambda: not os.path.exists('/var/run/netns/' + ns), 20, 'beta VRF gone')
     assert gateway_port not in hosts.ovs[1].vsctl('list-ports', hosts.bridges[1]).split()
