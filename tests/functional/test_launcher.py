@@ -1,5 +1,6 @@
 """The srv6-ofapp command: flags, config files, errors, signals."""
 
+import json
 import os
 import shutil
 import signal
@@ -112,3 +113,21 @@ def test_console_script_and_app_loadable_by_name():
     from os_ken.base.app_manager import AppManager
     from srv6_ofapp.edge.app import SRv6OFApp
     assert AppManager().load_app('srv6_ofapp.edge.app') is SRv6OFApp
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('api.conf', {'role': 'api', 'wsapi_port': 9696, 'auth_strategy': 'token',
+                  'store': 'etcd://10.0.0.5:2379,10.0.0.6:2379,10.0.0.7:2379/srv6/cluster1'}),
+    ('agent.conf', {'role': 'agent', 'host': 'compute1', 'ofp_listen_host': '127.0.0.1',
+                    'ofp_tcp_listen_port': 6653, 'wsapi_port': 9697, 'report_interval': 30}),
+])
+def test_the_deployment_examples_are_valid_configuration(name, expected):
+    """docs/deploy's files parse as srv6-ofapp reads them, to these values."""
+    path = os.path.join(ROOT, 'docs', 'deploy', name)
+    code = ('import json, sys; from srv6_ofapp import launcher; '
+            'from srv6_ofapp.config import CONF; launcher.parse_args(sys.argv[1:]); '
+            'print(json.dumps({k: CONF[k] for k in %r}))' % sorted(expected))
+    result = subprocess.run([sys.executable, '-c', code, '--config-file', path], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == expected
