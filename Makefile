@@ -42,7 +42,8 @@ $(STAMP): $(SYSTEM_STAMP) setup.py
 # The two-host mininet demo, end to end, in a sandbox (its own mount, PID and
 # network namespaces, /run, /tmp and OVS): nothing of the machine's is touched.
 # Exits non-zero when a lease or a ping is not as expected.
-# DEMO_ARGS='--hosts 4 --vms 3' for a larger one, '--cli' for the mininet CLI.
+# DEMO_ARGS='--hosts 4 --vms 3' for a larger one, '--cli' for the mininet CLI,
+# '--distributed' for etcd, two API servers and an agent in every hypervisor.
 demo: $(STAMP)
 	mininet/sandbox.sh $(PY) mininet/demo.py $(DEMO_ARGS)
 

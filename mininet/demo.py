@@ -3,11 +3,19 @@
 Run inside the sandbox (mininet/sandbox.sh), with the virtualenv's python::
 
     mininet/sandbox.sh .venv/bin/python mininet/demo.py [--hosts N --vms M] [--cli]
+                                                        [--distributed]
 
 It starts srv6-ofapp on a sqlite store in the sandbox's private /tmp, builds
 the SRv6Topo of mininet/srv6.py (registering everything over REST), lets the
 VMs take DHCP, prints the VM table and the reachability matrix, and exits 1
 when any lease or ping differs from what is expected.
+
+With --distributed the same network is driven by the distributed
+deployment instead (mininet/distributed.py): a 3-member etcd cluster and two
+API servers (--role api) in the sandbox's root namespace, everything
+registered through the two in turn, and an agent (--role agent) inside
+every hypervisor; it also checks that GET /v2.0/agents shows every agent
+alive.
 """
 
 import argparse
@@ -26,6 +34,7 @@ from mininet.log import setLogLevel  # noqa: E402
 from mininet.net import Mininet  # noqa: E402
 from mininet.node import RemoteController  # noqa: E402
 
+import distributed  # noqa: E402
 import srv6  # noqa: E402
 from srv6 import progress  # noqa: E402
 
@@ -69,6 +78,128 @@ def stop_controller(proc):
             proc.wait()
 
 
+class AllInOne:
+    """One srv6-ofapp on sqlite: the REST API, and the OpenFlow controller
+    (relayed into every hypervisor) and kernel programmer of every host."""
+
+    controller = None
+    agent = None        # the hypervisors relay OpenFlow to us instead
+    building = ''
+    checks = ()
+
+    def start(self):
+        progress('starting srv6-ofapp (store sqlite:///%s/state.db, REST :%d, OpenFlow :%d)'
+                 % (WORK, API_PORT, OFP_PORT))
+        self.controller, api = start_controller()
+        self.apis = srv6.Apis(api)
+        self.mininet_controller = functools.partial(RemoteController, ip='127.0.0.1',
+                                                    port=OFP_PORT)
+        self.starting_hypervisors = ('starting hypervisors (own ovsdb-server + ovs-vswitchd '
+                                     'each, host registered over REST, then controller)')
+
+    def logs(self):
+        return '--- srv6-ofapp log (tail) ---\n' + controller_log()
+
+    def teardown(self, net):
+        if self.controller is not None:
+            stop_controller(self.controller)
+        if net is not None:
+            net.stop()
+
+
+class Distributed:
+    """etcd (3 members) and two API servers here, an agent in every
+    hypervisor (mininet/distributed.py, srv6.Agent)."""
+
+    def __init__(self):
+        self.etcd, self.api_servers = None, []
+
+    def start(self):
+        os.makedirs(WORK, exist_ok=True)
+        self.etcd = distributed.Etcd(os.path.join(WORK, 'etcd'))
+        progress('starting etcd: %d members, client ports %s on 127.0.0.1 and %s (the '
+                 'hypervisors\' management address), data in %s'
+                 % (len(self.etcd.members), ', '.join(str(m['client'])
+                                                      for m in self.etcd.members),
+                    srv6.MGMT_IP, self.etcd.workdir))
+        self.etcd.start()
+        store = self.etcd.url('127.0.0.1')
+        self.api_servers = [
+            distributed.ApiServer(sys.executable, ROOT, store, port,
+                                  os.path.join(WORK, 'api%d.log' % n)).start()
+            for n, port in enumerate(distributed.API_PORTS, 1)]
+        progress('starting 2 API servers (--role api, store %s, REST %s)'
+                 % (store, ' and '.join(':%d' % p for p in distributed.API_PORTS)))
+        for server in self.api_servers:
+            server.wait()
+        self.apis = srv6.Apis([server.url for server in self.api_servers])
+        agent_store = self.etcd.url(srv6.MGMT_IP)
+        self.agent = srv6.Agent([sys.executable, '-m', 'srv6_ofapp', '--role', 'agent',
+                                 '--store', agent_store], ROOT, WORK)
+        self.mininet_controller = None
+        self.building = ('; each hypervisor, once its namespace exists, gets a management '
+                         'veth to %s and starts its agent (--role agent --store %s)'
+                         % (srv6.MGMT_IP, agent_store))
+        self.starting_hypervisors = (
+            'starting hypervisors (own ovsdb-server + ovs-vswitchd each, host registered '
+            'over REST without netns, then br-int connected to its agent on '
+            'tcp:127.0.0.1:%d in its namespace once the agent listens)'
+            % srv6.AGENT_OFP_PORT)
+
+    @property
+    def checks(self):
+        return (self.check_agents,)
+
+    def check_agents(self, net):
+        """Every hypervisor's agent alive in GET /v2.0/agents; which API
+        servers served the demo."""
+        api = self.apis.next()
+        agents = srv6.rest(api, 'GET', srv6.V + '/agents')['agents']
+        alive = {a['host']: a['alive'] for a in agents}
+        hosts = sorted(s.name for s in net.switches if isinstance(s, srv6.Hypervisor))
+        listed = ', '.join('%s %s' % (h, 'alive' if alive.get(h) else
+                                      'NOT ALIVE' if h in alive else 'MISSING')
+                           for h in sorted(set(hosts) | set(alive)))
+        used = ', '.join('%s (%d requests)' % (url, count)
+                         for url, count in self.apis.used.items())
+        return (all(alive.get(h) for h in hosts),
+                'Agents (GET /v2.0/agents from %s): %s; API servers used: %s'
+                % (api, listed, used))
+
+    def logs(self):
+        parts = []
+        for server in self.api_servers:
+            parts.append('--- %s (tail) ---\n%s' % (server.log_path,
+                                                    distributed.tail(server.log_path)))
+        for name in sorted(os.listdir(WORK)) if os.path.isdir(WORK) else ():
+            if name.startswith('agent-'):
+                path = os.path.join(WORK, name)
+                parts.append('--- %s (tail) ---\n%s' % (path, distributed.tail(path)))
+        return '\n'.join(parts)
+
+    def stop_processes(self, net):
+        """The agents and API servers, all at once (SIGTERM by PID, then
+        wait for each), while etcd is up: the agents revoke their leases."""
+        hypervisors = [s for s in net.switches if isinstance(s, srv6.Hypervisor)] \
+            if net is not None else []
+        for hv in hypervisors:
+            hv.stop_agent(wait=False)
+        for server in self.api_servers:
+            server.stop(wait=False)
+        for hv in hypervisors:
+            hv.stop_agent()
+        for server in self.api_servers:
+            server.stop()
+
+    def teardown(self, net):
+        """Agents and API servers first, while etcd is up; mininet; etcd."""
+        self.stop_processes(net)
+        if net is not None:
+            net.stop()
+        if self.etcd is not None:
+            self.etcd.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--hosts', type=int, default=2, help='compute hosts (default 2)')
@@ -76,6 +207,9 @@ def main():
                         help='VMs per host, alternating projects alpha and beta (default 3: the matrix then has local, SRv6 and blocked cells)')
     parser.add_argument('--cli', action='store_true',
                         help='open the mininet CLI after the checks, before teardown')
+    parser.add_argument('--distributed', action='store_true',
+                        help='etcd, two API servers and an agent in every hypervisor '
+                        'instead of one all-in-one srv6-ofapp')
     parser.add_argument('--verbose', action='store_true', help="mininet's own log (info)")
     args = parser.parse_args()
     if os.environ.get('SANDBOX_INNER') != '1':
@@ -84,35 +218,37 @@ def main():
         parser.error('needs root')
     setLogLevel('info' if args.verbose else 'warning')
 
-    progress('starting srv6-ofapp (store sqlite:///%s/state.db, REST :%d, OpenFlow :%d)'
-             % (WORK, API_PORT, OFP_PORT))
-    controller, api = start_controller()
+    deployment = Distributed() if args.distributed else AllInOne()
     net = None
     ok = False
     try:
+        deployment.start()
         progress('registering projects alpha and beta (both %s), their ports and alpha\'s '
-                 'srv6_encap_network to %s over REST' % (srv6.CIDR, srv6.SERVICE_IP))
-        topo = srv6.SRv6Topo(n=args.hosts, m=args.vms, api=api)
-        progress('building mininet: %d hosts x %d VMs, spine, svc' % (args.hosts, args.vms))
-        net = Mininet(topo=topo, controller=functools.partial(
-            RemoteController, ip='127.0.0.1', port=OFP_PORT), autoSetMacs=False,
-            waitConnected=False)
-        progress('starting hypervisors (own ovsdb-server + ovs-vswitchd each, host '
-                 'registered over REST, then controller)')
+                 'srv6_encap_network to %s over REST%s'
+                 % (srv6.CIDR, srv6.SERVICE_IP, ', through %s in turn'
+                    % ' and '.join(deployment.apis.urls) if args.distributed else ''))
+        topo = srv6.SRv6Topo(n=args.hosts, m=args.vms, api=deployment.apis,
+                             agent=deployment.agent)
+        progress('building mininet: %d hosts x %d VMs, spine, svc%s'
+                 % (args.hosts, args.vms, deployment.building))
+        # build=False, then build(): a half-built net is still ours to stop
+        # (with --distributed its hypervisors have started their agents).
+        net = Mininet(topo=topo, controller=deployment.mininet_controller,
+                      autoSetMacs=False, waitConnected=False, build=False)
+        net.build()
+        progress(deployment.starting_hypervisors)
         net.start()
-        ok = srv6.srv6demo(net)
+        ok = srv6.srv6demo(net, checks=deployment.checks)
         if args.cli:
             setLogLevel('output')   # the CLI prints its commands' output at this level
             CLI(net)
     except Exception as exc:
         progress('ERROR: %s' % exc)
-        print('--- srv6-ofapp log (tail) ---\n' + controller_log(), file=sys.stderr)
+        print(deployment.logs(), file=sys.stderr)
         ok = False
     finally:
         progress('tearing down')
-        stop_controller(controller)
-        if net is not None:
-            net.stop()
+        deployment.teardown(net)
     progress('done: %s' % ('all as expected' if ok else 'FAILED'))
     return 0 if ok else 1
 

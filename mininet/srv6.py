@@ -21,12 +21,23 @@ Layout (n hosts, m VMs each):
     on each host, address 10.0.I.(10+J) in 10.0.0.0/16 (the same CIDR in both
     projects; addresses kept unique so the matrix can name them). Alpha has an
     srv6_encap_network to the service; beta has not.
+
+Who programs the hosts: by default one controller outside (mininet's
+``--controller``, the all-in-one srv6-ofapp): each Hypervisor relays
+OpenFlow to it and registers its host with ``netns=hvI``, so that process
+programs its kernel from outside. With ``agent=Agent(...)`` (demo.py
+--distributed) each Hypervisor runs its own ``srv6-ofapp --role agent``
+inside its namespace, as on a real host: OVS connects to it on
+tcp:127.0.0.1:6653 there, the host is registered without ``netns`` (the
+agent programs the namespace it runs in), and the agent reaches etcd in
+the root namespace over a management veth (``mgmt``, MGMT_IP).
 """
 
 import ipaddress
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -49,6 +60,11 @@ NO_DAD = 'sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept
 FORWARD = 'sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1'
 UDHCPC_SCRIPT = '/tmp/mn-srv6-udhcpc.sh'
 LEASE_DIR = '/tmp/mn-srv6-leases'
+# The distributed mode's management network: MGMT_IP in the root namespace,
+# point to point with 10.254.I.2 on hypervisor I.
+MGMT_IP = '10.254.0.1'
+AGENT_OFP_PORT = 6653
+AGENT_METRICS_PORT = 9697
 
 _started = time.monotonic()
 
@@ -73,7 +89,27 @@ def rest(api, method, path, body=None, project=None, timeout=10):
     return json.loads(text) if text else None
 
 
+class Apis:
+    """The API servers to talk to, taken in turn: one URL (the all-in-one
+    controller) or several (demo.py --distributed); ``used`` counts the
+    requests each one served."""
+
+    def __init__(self, urls):
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
+        self.used = dict.fromkeys(self.urls, 0)
+        self._turn = 0
+
+    def next(self):
+        url = self.urls[self._turn % len(self.urls)]
+        self._turn += 1
+        self.used[url] += 1
+        return url
+
+
 def create(api, kind, project=None, **fields):
+    """POST a ``kind``; ``api`` is a URL or an Apis (then the next server)."""
+    if isinstance(api, Apis):
+        api = api.next()
     return rest(api, 'POST', '%s/%ss' % (V, kind), {kind: fields}, project)[kind]
 
 
@@ -120,6 +156,21 @@ class Router(Host):
         return result
 
 
+class Agent:
+    """How each Hypervisor runs its own agent (the distributed mode).
+
+    argv: the command up to the per-host flags, e.g. ``[python, '-m',
+    'srv6_ofapp', '--role', 'agent', '--store', 'etcd://MGMT_IP:P,...']``;
+    cwd: the directory it runs from (the checkout); logdir: where
+    ``agent-<host>.log`` goes."""
+
+    def __init__(self, argv, cwd, logdir):
+        self.argv, self.cwd, self.logdir = list(argv), cwd, logdir
+
+    def log_path(self, host):
+        return os.path.join(self.logdir, 'agent-%s.log' % host)
+
+
 class Hypervisor(Switch):
     """A compute host: a mininet node whose namespace is the host's kernel
     (attached as /var/run/netns/<name>), with its own ovsdb-server and
@@ -127,10 +178,28 @@ class Hypervisor(Switch):
 
     index: host number I (SID prefix fd00:0:0:I::, underlay fd01:I::2/64 on
     ``<name>-up``, default route via fd01:I::1); vifs: {interface name:
-    Neutron port id} for the VM-facing interfaces (external_ids:iface-id)."""
+    Neutron port id} for the VM-facing interfaces (external_ids:iface-id);
+    api: a URL or an Apis to register the host through.
 
-    def __init__(self, name, index=1, api=DEFAULT_API, vifs=None, dpid=None, **params):
+    agent: None, and a controller outside programs this host (its OpenFlow
+    relayed by socat, the host registered with ``netns``); or an Agent, and
+    the host runs its own (the distributed mode). Then the node also has:
+      * a private /run/netns (a tmpfs in the mount namespace mininet gives
+        every node), as a real host has its own: the agent's VRF namespaces
+        (``ip netns add vrf...``, named without a host prefix) would
+        otherwise collide between hosts on the sandbox's one /run/netns --
+        the file shared, the nsfs mount only in the node's mount namespace.
+        They are seen through the node (``ip -n`` run inside it) and
+        deleted inside it at stop;
+      * a management veth ``mgmt`` (10.254.I.2) point to point with
+        ``mg-<name>`` (MGMT_IP) in the root namespace, where etcd is."""
+
+    def __init__(self, name, index=1, api=DEFAULT_API, vifs=None, dpid=None, agent=None,
+                 **params):
         params['inNamespace'] = True
+        self.agent = agent
+        if agent is not None:
+            params['privateDirs'] = list(params.get('privateDirs', [])) + ['/run/netns']
         self.index = int(index)
         dpid = dpid or '00000000000d%04x' % self.index
         Switch.__init__(self, name, dpid=dpid, **params)
@@ -138,12 +207,19 @@ class Hypervisor(Switch):
         self.vifs = dict(vifs or {})
         self.dir = '/tmp/mn-%s' % name
         self.socat = None
+        self.agent_proc = None
         self.host_id = None
         self.cmd(NO_DAD)
         self.cmd(FORWARD)
         out = quietRun('ip netns attach %s %d' % (name, self.pid))
         if out.strip():
             raise RuntimeError('ip netns attach %s: %s' % (name, out.strip()))
+        if agent is not None:
+            # As early as the namespace exists: the agent's start-up (a
+            # second or more of imports) overlaps mininet's build and our
+            # OVS start; it serves this host once the host is registered.
+            self._add_mgmt_link()
+            self._start_agent()
 
     @property
     def uplink(self):
@@ -164,6 +240,16 @@ class Hypervisor(Switch):
     @property
     def mgmt(self):
         return 'unix:%s/br-int.mgmt' % self.dir
+
+    @property
+    def mgmt_ip(self):
+        """This host's end of the management veth (distributed mode)."""
+        return '10.254.%d.2' % self.index
+
+    @property
+    def mgmt_link(self):
+        """The root namespace's end of the management veth."""
+        return 'mg-' + self.name
 
     def _run(self, command):
         out = self.cmd(command + ' 2>&1; echo "rc=$?"')
@@ -205,14 +291,19 @@ class Hypervisor(Switch):
             args += ['--', 'add-port', 'br-int', intf.name, '--', 'set', 'Interface',
                      intf.name, 'external_ids:iface-id=' + self.vifs.get(intf.name, intf.name)]
         self.vsctl(*args)
-        # 5. the host, over REST, now that its netns and OVSDB exist
-        host = create(self.api, 'host', name=self.name, datapath_id=self.dpid,
-                      segment_node_id=self.segment_node_id, underlay_ip=self.underlay_ip,
-                      netns=self.name, bridge='br-int', ovsdb='unix:' + self.db_sock)
-        self.host_id = host['id']
-        # 6. only then the controller: a unix socket in our rundir, relayed
-        # by socat (in mininet's namespace) to the remote controller.
-        if controllers:
+        # 5. the host, over REST, now that its netns and OVSDB exist; with
+        # an agent of our own, without netns: it programs where it runs.
+        host = dict(name=self.name, datapath_id=self.dpid,
+                    segment_node_id=self.segment_node_id, underlay_ip=self.underlay_ip,
+                    bridge='br-int', ovsdb='unix:' + self.db_sock)
+        if self.agent is None:
+            host['netns'] = self.name
+        self.host_id = create(self.api, 'host', **host)['id']
+        # 6. only then the controller: our own agent on this namespace's
+        # loopback once it listens (batchStartup), or a unix socket in our
+        # rundir, relayed by socat (in mininet's namespace) to the remote
+        # controller.
+        if self.agent is None and controllers:
             c = controllers[0]
             sock = d + '/ofp-c0.sock'
             self.socat = subprocess.Popen(
@@ -225,6 +316,99 @@ class Hypervisor(Switch):
             self.vsctl('set-controller', 'br-int', 'unix:' + sock, '--', 'set', 'controller',
                        'br-int', 'max_backoff=1000')
 
+    @classmethod
+    def batchStartup(cls, switches):
+        """After every start(): connect each br-int to its own agent as soon
+        as the agent listens (they start in parallel), so that OVS's first
+        attempt succeeds -- a refused one costs 1-4 s of OVS backoff."""
+        waiting = [s for s in switches if s.agent is not None]
+        deadline = time.monotonic() + 60
+        while waiting:
+            for hv in list(waiting):
+                if hv.agent_listening():
+                    hv.vsctl('set-controller', 'br-int',
+                             'tcp:127.0.0.1:%d' % AGENT_OFP_PORT, '--', 'set', 'controller',
+                             'br-int', 'max_backoff=1000')
+                    waiting.remove(hv)
+            if waiting:
+                if time.monotonic() > deadline:
+                    raise RuntimeError('agents of %s not listening after 60 s'
+                                       % ', '.join(hv.name for hv in waiting))
+                time.sleep(0.05)
+        return switches
+
+    def agent_listening(self):
+        """Whether our agent listens on its OpenFlow port: a LISTEN socket
+        on 127.0.0.1:AGENT_OFP_PORT in /proc/<agent>/net/tcp (which shows
+        the sockets of the agent's network namespace, i.e. ours)."""
+        if self.agent_proc.poll() is not None:
+            with open(self.agent.log_path(self.name), errors='replace') as log:
+                raise RuntimeError('the agent of %s exited with %s:\n%s' % (
+                    self.name, self.agent_proc.returncode, log.read()[-3000:]))
+        wanted = '0100007F:%04X' % AGENT_OFP_PORT
+        try:
+            with open('/proc/%d/net/tcp' % self.agent_proc.pid) as tcp:
+                return any(line.split()[1] == wanted and line.split()[3] == '0A'
+                           for line in list(tcp)[1:])
+        except OSError:
+            return False
+
+    def _add_mgmt_link(self):
+        """The management veth: ``mgmt`` here, ``mg-<name>`` in the root
+        namespace, point to point (no bridge: hosts do not reach each
+        other on it)."""
+        link = self.mgmt_link
+        for command in (['ip', 'link', 'add', link, 'type', 'veth', 'peer', 'name', 'mgmt',
+                         'netns', str(self.pid)],
+                        ['ip', 'addr', 'add', MGMT_IP, 'peer', self.mgmt_ip, 'dev', link],
+                        ['ip', 'link', 'set', link, 'up']):
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError('%s: %s: %s' % (self.name, ' '.join(command),
+                                                   result.stderr.strip()))
+        self._run('ip addr add %s peer %s dev mgmt' % (self.mgmt_ip, MGMT_IP))
+        self._run('ip link set mgmt up')
+
+    def _start_agent(self):
+        """``srv6-ofapp --role agent --host <name>`` in this namespace (and
+        mount namespace: its ``ip netns add`` lands in our /run/netns).
+        mnexec -a resets the working directory, hence the cd."""
+        argv = self.agent.argv + [
+            '--host', self.name,
+            '--ofp-listen-host', '127.0.0.1', '--ofp-tcp-listen-port', str(AGENT_OFP_PORT),
+            '--wsapi-host', '127.0.0.1', '--wsapi-port', str(AGENT_METRICS_PORT)]
+        with open(self.agent.log_path(self.name), 'ab') as log:
+            self.agent_proc = self.popen(['sh', '-c', 'cd "$0" && exec "$@"', self.agent.cwd]
+                                         + argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
+
+    def stop_agent(self, wait=True):
+        """SIGTERM our agent (by its PID; ``wait=False`` only signals, so
+        that several stop at once), then wait, SIGKILL after 10 s."""
+        proc = self.agent_proc
+        if proc is None:
+            return
+        if proc.poll() is None and not getattr(proc, 'sigterm_sent', False):
+            proc.send_signal(signal.SIGTERM)
+            proc.sigterm_sent = True
+        if wait:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            self.agent_proc = None
+
+    def vrf_routes(self, vrf):
+        """Our routes (protocol 83) in the namespace playing ``vrf`` here:
+        ``<name>-<vrf>`` on the sandbox's /run/netns when the controller
+        outside made it, ``<vrf>`` on our own /run/netns when our agent did."""
+        if self.agent is None:
+            return quietRun('ip -n %s-%s route show proto %s' % (self.name, vrf, RTPROT))
+        proc = self.popen(['ip', '-n', vrf, 'route', 'show', 'proto', RTPROT],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return proc.communicate()[0].decode(errors='replace')
+
     def flows(self):
         out = quietRun('ovs-ofctl -O OpenFlow13 dump-flows %s' % self.mgmt)
         return [line for line in out.splitlines() if 'actions=' in line]
@@ -234,6 +418,11 @@ class Hypervisor(Switch):
 
     def stop(self, deleteIntfs=True):
         d = self.dir
+        if self.agent is not None:
+            self.stop_agent()
+            # The agent's VRF namespaces: in our own /run/netns, so from
+            # inside (they are every name there), before the node goes.
+            self.cmd('ip -all netns delete')
         for daemon in ('ovs-vswitchd', 'ovsdb-server'):
             if os.path.exists('%s/%s.ctl' % (d, daemon)):
                 quietRun('ovs-appctl -t %s/%s.ctl exit' % (d, daemon))
@@ -244,7 +433,9 @@ class Hypervisor(Switch):
             except subprocess.TimeoutExpired:
                 self.socat.kill()
             self.socat = None
-        # The agent's VRF namespaces of this host, then ours.
+        if self.agent is not None:
+            quietRun('ip link del ' + self.mgmt_link)  # both ends
+        # The controller's VRF namespaces of this host, then ours.
         if os.path.isdir('/var/run/netns'):
             for name in os.listdir('/var/run/netns'):
                 if name.startswith(self.name + '-'):
@@ -257,22 +448,26 @@ class Hypervisor(Switch):
 # --- the topology --------------------------------------------------------------------
 
 class SRv6Topo(Topo):
-    """n compute hosts x m VMs, registered over REST at ``api`` while building.
+    """n compute hosts x m VMs, registered over REST at ``api`` while building
+    (a URL, or several: then each request goes to the next one in turn);
+    ``agent``: an Agent to run in every hypervisor (the distributed mode).
 
     topo.vms: [dict(name, project, network, host, ip, mac, port)];
-    topo.networks: {project: network}."""
+    topo.networks: {project: network}; topo.apis: the Apis used."""
 
-    def build(self, n=2, m=2, api=DEFAULT_API):
+    def build(self, n=2, m=2, api=DEFAULT_API, agent=None):
         n, m = int(n), int(m)
-        self.api, self.n, self.m = api, n, m
-        wait_api(api)
+        self.apis = api = api if isinstance(api, Apis) else Apis(api)
+        self.api, self.n, self.m = api.urls[0], n, m
+        for url in api.urls:
+            wait_api(url)
         self.networks, self.vms = {}, []
         for project in PROJECTS:
             network = create(api, 'network', project, name=project + '-net')
             create(api, 'subnet', project, network_id=network['id'], cidr=CIDR,
                    name=project + '-subnet')
             self.networks[project] = network
-        rest(api, 'POST', V + '/srv6_encap_networks', {'srv6_encap_network': {
+        rest(api.next(), 'POST', V + '/srv6_encap_networks', {'srv6_encap_network': {
             'network_id': self.networks['alpha']['id'], 'tenant_id': 'alpha',
             'encap_rules': [{'destination': SERVICE_IP + '/32', 'nexthop': SERVICE_SID}]}},
             'alpha')
@@ -294,7 +489,8 @@ class SRv6Topo(Topo):
                 self.vms.append(dict(name=name, project=project, network=network,
                                      host='hv%d' % i, ip=ip, mac=port['mac_address'],
                                      port=port['id'], tap=tap))
-            self.addSwitch('hv%d' % i, cls=Hypervisor, index=i, api=api, vifs=vifs)
+            self.addSwitch('hv%d' % i, cls=Hypervisor, index=i, api=api, vifs=vifs,
+                           agent=agent)
             spine_setup += ['ip -6 addr add fd01:%x::1/64 dev sp-hv%d nodad' % (i, i),
                             'ip link set sp-hv%d up' % i,
                             'ip -6 route add fd00:0:0:%x::/64 via fd01:%x::2' % (i, i)]
@@ -360,8 +556,8 @@ def add_service_return_routes(net, topo, timeout=20):
         profile = {}
 
         def ready():
-            profile.update(rest(topo.api, 'GET', '%s/ports/%s' % (V, vm['port']))['port']
-                           .get('binding:profile') or {})
+            port = rest(topo.apis.next(), 'GET', '%s/ports/%s' % (V, vm['port']))['port']
+            profile.update(port.get('binding:profile') or {})
             return profile.get('vrf_ip') and profile.get('segment_node_id')
 
         _wait(ready, timeout, 'binding:profile of %s' % vm['name'], 0.1)
@@ -378,8 +574,8 @@ def wait_for_routes(net, topo, timeout=20):
     wanted = {}
     for vm in topo.vms:
         network = vm['network']
-        ns = '%s-%s' % (vm['host'], vrf_name(network['tenant_id'], network['id']))
-        dsts = wanted.setdefault(ns, set())
+        key = (vm['host'], vrf_name(network['tenant_id'], network['id']))
+        dsts = wanted.setdefault(key, set())
         dsts.update(v['ip'] for v in topo.vms if v['network'] is network)
         if vm['project'] == 'alpha':
             dsts.add(SERVICE_IP)
@@ -387,11 +583,11 @@ def wait_for_routes(net, topo, timeout=20):
 
     def check():
         missing.clear()
-        for ns, dsts in wanted.items():
-            out = quietRun('ip -n %s route show proto %s' % (ns, RTPROT))
+        for (host, vrf), dsts in wanted.items():
+            out = net.get(host).vrf_routes(vrf)
             have = {line.split()[0].split('/')[0] for line in out.splitlines() if line.strip()}
             if dsts - have:
-                missing[ns] = sorted(dsts - have)
+                missing['%s-%s' % (host, vrf)] = sorted(dsts - have)
         return not missing
 
     try:
@@ -493,9 +689,11 @@ def format_matrix(topo, results):
     return _columns(lines)
 
 
-def srv6demo(net, say=progress):
+def srv6demo(net, say=progress, checks=()):
     """Wait for the controller's work, take DHCP, ping everything; print the VM
-    table and the reachability matrix. Returns True when all went as expected."""
+    table and the reachability matrix. ``checks``: more callables of ``net``
+    returning (ok, line to print before the result). Returns True when all
+    went as expected."""
     topo = net.topo
     say('waiting for the controller to program every br-int')
     wait_for_flows(net)
@@ -526,6 +724,10 @@ def srv6demo(net, say=progress):
             src['name'], name, ip, 'reply' if path != 'blocked' else 'no reply',
             'reply' if got else 'no reply'))
     ok = leases_ok and not failures
+    for check in checks:
+        check_ok, line = check(net)
+        print(line)
+        ok = ok and check_ok
     print('RESULT: %s (%d pings, %d as expected)' % (
         'PASS' if ok else 'FAIL', len(results), len(results) - len(failures)))
     return ok
