@@ -118,6 +118,36 @@ def ipv4_address_or_cidr(value):
     return ipv4_address(value)
 
 
+def one_of(*values):
+    """One of ``values``, whatever its letter case (given as listed)."""
+    by_lower = {value.lower(): value for value in values}
+
+    def check(value):
+        if isinstance(value, str) and value.lower() in by_lower:
+            return by_lower[value.lower()]
+        raise ValueError("'%s' is not in %s" % (value, list(values)))
+    return check
+
+
+def ip_cidr(value):
+    """An IPv4 or IPv6 prefix in canonical form ('10.0.0.5' is
+    '10.0.0.5/32'); host bits past the prefix are cleared."""
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        return str(netaddr.IPNetwork(value).cidr)
+    except (netaddr.AddrFormatError, TypeError, ValueError):
+        raise ValueError("'%s' is not a valid IP prefix" % (value,))
+
+
+def protocol_text(value):
+    """An IP protocol as a client gives it: a name or a number (as text),
+    lower-cased; whether it is one the model knows is the model's call."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError("'%s' is not a protocol name or number" % (value,))
+    return str(value).lower()
+
+
 def list_of(check, unique=False, max_items=None):
     def check_list(value):
         if not isinstance(value, list):
@@ -135,12 +165,14 @@ def list_of(check, unique=False, max_items=None):
     return check_list
 
 
-def empty_list(reason):
-    def check(value):
-        if value != []:
-            raise ValueError(reason)
-        return []
-    return check
+def nullable_list(check):
+    """A list of unique items; null is the empty list (Neutron's
+    convert_none_to_empty_list)."""
+    listed = list_of(check, unique=True)
+
+    def check_list(value):
+        return [] if value is None else listed(value)
+    return check_list
 
 
 def dict_of(required=(), optional=None, allow_extra=False):

@@ -36,6 +36,55 @@ class HTTPBadRequest(BadRequest):
     message = 'Invalid input for %(attr)s. Reason: %(reason)s.'
 
 
+class SecurityGroupInvalidPortRange(InvalidInput):
+    message = 'For TCP/UDP protocols, port_range_min must be <= port_range_max'
+
+
+class SecurityGroupInvalidPortValue(InvalidInput):
+    message = 'Invalid value for port %(port)s'
+
+
+class SecurityGroupInvalidProtocolForPort(InvalidInput):
+    message = ('Ports cannot be specified for protocol %(protocol)s. Ports are only '
+               'supported for %(valid_port_protocols)s.')
+
+
+class SecurityGroupInvalidIcmpValue(InvalidInput):
+    message = 'Invalid value for ICMP %(field)s (%(attr)s) %(value)s. It must be 0 to 255.'
+
+
+class SecurityGroupMissingIcmpType(InvalidInput):
+    message = ('ICMP code (port-range-max) %(value)s is provided but ICMP type '
+               '(port-range-min) is missing.')
+
+
+class SecurityGroupEthertypeConflictWithProtocol(InvalidInput):
+    message = 'Invalid ethertype %(ethertype)s for protocol %(protocol)s.'
+
+
+class SecurityGroupRuleInvalidProtocol(InvalidInput):
+    message = ('Security group rule protocol %(protocol)s not supported. Only protocol '
+               'values %(values)s and integer representations [0 to 255] are supported.')
+
+
+class SecurityGroupProtocolRequiredWithPorts(InvalidInput):
+    message = 'Must also specify protocol if port range is given.'
+
+
+class SecurityGroupMultipleRemoteEntites(InvalidInput):
+    message = ('Only one of remote_ip_prefix or remote_group_id or '
+               'remote_address_group_id may be provided.')
+
+
+class SecurityGroupRuleParameterConflict(InvalidInput):
+    message = 'Conflicting value ethertype %(ethertype)s for CIDR %(cidr)s'
+
+
+class PortSecurityAndIPRequiredForSecurityGroups(InvalidInput):
+    message = ('Port security must be enabled and port must have an IP address in order '
+               'to use security groups.')
+
+
 class InvalidIpForSubnet(BadRequest):
     message = 'IP address %(ip_address)s is not a valid IP for the specified subnet.'
 
@@ -85,6 +134,14 @@ class AgentNotFound(NotFound):
     message = 'Agent %(id)s could not be found.'
 
 
+class SecurityGroupNotFound(NotFound):
+    message = 'Security group %(id)s does not exist'
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    message = 'Security group rule %(id)s does not exist'
+
+
 class ExtensionNotFound(NotFound):
     message = 'Extension with alias %(extension_alias)s does not exist.'
 
@@ -118,6 +175,26 @@ class SubnetInUse(Conflict):
 class AgentInUse(Conflict):
     message = ('Agent %(id)s of host %(host)s is alive; stop it before deleting it '
                '(a dead agent is deleted).')
+
+
+class SecurityGroupInUse(Conflict):
+    message = 'Security Group %(id)s in use.'
+
+
+class SecurityGroupCannotRemoveDefault(Conflict):
+    message = 'Insufficient rights for removing default security group.'
+
+
+class SecurityGroupCannotUpdateDefault(Conflict):
+    message = 'Updating default security group not allowed.'
+
+
+class SecurityGroupDefaultAlreadyExists(Conflict):
+    message = 'Default security group already exists.'
+
+
+class SecurityGroupRuleExists(Conflict):
+    message = 'Security group rule already exists. Rule id is %(rule_id)s.'
 
 
 class HostInUse(Conflict):

@@ -164,6 +164,8 @@ class Replica:
         self._subnets_by_network = collections.defaultdict(dict)
         self._vrfs_by_host = collections.defaultdict(dict)
         self._encaps_by_network = collections.defaultdict(dict)
+        self._rules_by_group = collections.defaultdict(dict)
+        self._ports_by_group = collections.defaultdict(dict)
 
     @staticmethod
     def _key(kind, doc):
@@ -178,7 +180,9 @@ class Replica:
                     (self._ports_by_network[doc['network_id']], doc['id']),
                     (self._ports_by_host[doc.get('binding:host_id') or ''], doc['id'])) + \
                 tuple((self._ports_by_address, (doc['network_id'], fixed_ip['ip_address']))
-                      for fixed_ip in doc.get('fixed_ips') or ())
+                      for fixed_ip in doc.get('fixed_ips') or ()) + \
+                tuple((self._ports_by_group[group_id], doc['id'])
+                      for group_id in doc.get('security_groups') or ())
         if kind == 'subnets':
             return ((self._subnets_by_network[doc['network_id']], doc['id']),)
         if kind == 'hosts':
@@ -188,6 +192,8 @@ class Replica:
             return ((self._vrfs_by_host[doc['host']], doc['network_id']),)
         if kind == 'srv6_encap_networks':
             return ((self._encaps_by_network[doc['network_id']], doc['id']),)
+        if kind == 'security_group_rules':
+            return ((self._rules_by_group[doc['security_group_id']], doc['id']),)
         return ()
 
     def _put(self, kind, key, doc):
@@ -249,6 +255,17 @@ class Replica:
 
     def vrf_allocations_on(self, host_name):
         return list(self._vrfs_by_host.get(host_name, {}).values())
+
+    def security_group(self, group_id):
+        return self.docs['security_groups'].get(group_id)
+
+    def rules_of(self, group_id):
+        """A security group's rules, oldest first."""
+        return _by_created(self._rules_by_group.get(group_id, {}).values())
+
+    def members_of(self, group_id):
+        """The ports in a security group (that this replica holds)."""
+        return list(self._ports_by_group.get(group_id, {}).values())
 
     def encap_networks_of(self, network_id):
         return _by_created(self._encaps_by_network.get(network_id, {}).values())

@@ -2,16 +2,20 @@
 process), or only what concerns one host (an agent).
 
 A host's agent needs its host, the ports bound to it, the networks they are
-on, and of those networks: every port (ARP answers, routes to remote VMs),
-the subnets, the VRF allocations on every host (the remote SIDs) and the
-encap rules; plus the hosts (their SID prefixes).  Nothing else: its
+on, and of those networks: every port (ARP answers, routes to remote VMs,
+the addresses of security group members), the subnets, the VRF allocations
+on every host (the remote SIDs) and the encap rules; plus the hosts (their
+SID prefixes) and the security groups with their rules.  Nothing else: its
 memory and its work follow its own host, not the size of the cloud.  When a
 port bound to it lands on a network it did not know, the network's
 documents are read from the store; when its last port there goes, they are
 dropped.
 """
 
-KINDS = ('networks', 'subnets', 'ports', 'hosts', 'vrfallocations', 'srv6_encap_networks')
+KINDS = ('networks', 'subnets', 'ports', 'hosts', 'vrfallocations', 'srv6_encap_networks',
+         'security_groups', 'security_group_rules')
+# Kinds every scope holds whole: they grow with hosts and projects, not ports.
+WHOLE_KINDS = ('hosts', 'security_groups', 'security_group_rules')
 # The kinds whose documents belong to one network (their network_id).
 NETWORK_KINDS = ('subnets', 'ports', 'vrfallocations', 'srv6_encap_networks')
 
@@ -39,7 +43,8 @@ class HostScope:
     def snapshot(self, txn):
         here = txn.list('ports', where={'binding:host_id': self.host_name})
         docs = self.network_docs(txn, {port['network_id'] for port in here})
-        docs['hosts'] = txn.list('hosts')
+        for kind in WHOLE_KINDS:
+            docs[kind] = txn.list(kind)
         return docs
 
     @staticmethod
@@ -60,7 +65,7 @@ class HostScope:
         return {port['network_id'] for port in replica.ports_on(self.host_name)}
 
     def admits(self, replica, change):
-        if change.kind == 'hosts':
+        if change.kind in WHOLE_KINDS:
             return True
         mine = self.networks(replica)
         for doc in (change.old, change.new):

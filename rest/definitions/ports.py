@@ -57,11 +57,10 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
     'extra_dhcp_opts': {'allow_post': True, 'allow_put': True,
                         'validate': v.list_of(_dhcp_opt), 'default': [],
                         'is_visible': True},
-    # Clients send security_groups=[]; security groups themselves are not
-    # implemented (port security is MAC/IP anti-spoofing), so only [] is valid.
+    # Absent: the project's default group; null is [] (Neutron converts it).
     'security_groups': {'allow_post': True, 'allow_put': True,
-                        'validate': v.empty_list('security groups are not supported'),
-                        'default': [], 'is_visible': True},
+                        'validate': v.nullable_list(v.uuid_str),
+                        'default': base.DEFERRED, 'is_visible': True, 'is_filter': True},
 })
 
 EXTENSIONS = (

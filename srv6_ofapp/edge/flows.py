@@ -34,7 +34,14 @@ COOKIE_NETWORK = 2
 COOKIE_PORT = 3
 
 
+# OpenFlow's execution order of instructions, which switches report them in.
+INSTRUCTION_ORDER = {'meter': 0, 'apply': 1, 'write_metadata': 2, 'goto': 3}
+
+
 def make_flow(table, priority, cookie, instructions=(), **match):
+    """A Flow; its instructions in OpenFlow's execution order, whatever the
+    order given, so that a flow equals itself as a switch reports it."""
+    instructions = sorted(instructions, key=lambda i: INSTRUCTION_ORDER[i[0]])
     return Flow(table, priority, tuple(sorted(match.items())), tuple(instructions), cookie)
 
 

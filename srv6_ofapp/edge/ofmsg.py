@@ -8,10 +8,17 @@ instructions that do not translate (someone else's flow, another version's)
 read back as None.
 """
 
+from os_ken.ofproto import nicira_ext
+
 from srv6_ofapp.edge.flows import Flow, Meter
 from srv6_ofapp.edge.tables import TABLE_ID, TABLE_NAME
 
 ALL_ONES_64 = 0xffffffffffffffff
+# NX ct(): no recirculation (a commit that carries on in the same table).
+CT_NO_RECIRC = 0xff
+CT_COMMIT = 1
+# A ct() zone is a 16-bit field of a register.
+ZONE_BITS = nicira_ext.ofs_nbits(0, 15)
 
 
 def _action(parser, ofp, action):
@@ -27,6 +34,19 @@ def _action(parser, ofp, action):
     if kind == 'move':
         return parser.NXActionRegMove(src_field=action[1], dst_field=action[2],
                                       n_bits=action[3])
+    if kind == 'ct':
+        _, commit, table, zone_field, mark = action
+        return parser.NXActionCT(
+            flags=CT_COMMIT if commit else 0, zone_src=zone_field,
+            zone_ofs_nbits=ZONE_BITS, alg=0,
+            recirc_table=CT_NO_RECIRC if table is None else TABLE_ID[table],
+            actions=[] if mark is None else [parser.OFPActionSetField(ct_mark=mark)])
+    if kind == 'ct_clear':
+        return parser.NXActionCTClear()
+    if kind == 'conjunction':
+        _, conj_id, clause, n_clauses = action
+        return parser.NXActionConjunction(clause=clause - 1, n_clauses=n_clauses,
+                                          id_=conj_id)
     raise ValueError('unknown action %r' % (action,))
 
 
@@ -83,7 +103,27 @@ def _action_back(ofp, action):
         # OVS reports fields that NXM also defines by their NXM names.
         return ('move', _oxm_name(action.src_field), _oxm_name(action.dst_field),
                 action.n_bits)
+    if name == 'NXActionCT':
+        return _ct_back(action)
+    if name == 'NXActionCTClear':
+        return ('ct_clear',)
+    if name == 'NXActionConjunction':
+        return ('conjunction', action.id, action.clause + 1, action.n_clauses)
     return None
+
+
+def _ct_back(action):
+    marks = [a.value for a in action.actions
+             if type(a).__name__ == 'OFPActionSetField' and a.key == 'ct_mark']
+    if (action.alg or action.zone_ofs_nbits != ZONE_BITS or not action.zone_src or
+            len(marks) != len(action.actions) or action.flags & ~CT_COMMIT):
+        return None
+    table = None if action.recirc_table == CT_NO_RECIRC else TABLE_NAME.get(
+        action.recirc_table)
+    if action.recirc_table != CT_NO_RECIRC and table is None:
+        return None
+    return ('ct', bool(action.flags & CT_COMMIT), table, _oxm_name(action.zone_src),
+            marks[0] if marks else None)
 
 
 def _oxm_name(field):

@@ -10,9 +10,10 @@ and builds them through two functions:
     port_flows(switch, local_port)              for a VM port on this switch
     network_flows(switch, network_id, members)  once per network with VM
                                                 ports on this switch
+    switch_flows()                              (optional) once per switch
 
-A new feature (security groups are next) is a module with these two
-functions, registered in FEATURES, and a table in tables.py.
+A new feature is a module with these functions, registered in FEATURES,
+and its tables in tables.py.
 """
 
 import collections
@@ -21,9 +22,10 @@ from srv6_ofapp.edge import arp
 from srv6_ofapp.edge import dhcp
 from srv6_ofapp.edge import l2
 from srv6_ofapp.edge import port_security
+from srv6_ofapp.edge import security_groups
 from srv6_ofapp.edge.flows import Meter, base_flows
 
-FEATURES = (port_security, arp, dhcp, l2)
+FEATURES = (port_security, arp, dhcp, security_groups, l2)
 
 # Per VM port, packet-ins (DHCP, ARP misses) beyond this are dropped in the
 # datapath, so one VM cannot starve the controller for the others.
@@ -52,6 +54,9 @@ def active_ports(replica, ports):
 def switch_flows(switch):
     """Every flow the switch should hold."""
     flows = set(base_flows())
+    for feature in FEATURES:
+        if hasattr(feature, 'switch_flows'):
+            flows.update(feature.switch_flows())
     members = collections.defaultdict(list)
     for lp in active_ports(switch.replica, switch.ports):
         members[lp.port['network_id']].append(lp)

@@ -3,7 +3,9 @@
 A frame from a VM port must carry the port's MAC and one of its IPs
 (allowed_address_pairs extend that; port_security_enabled false lifts it);
 ARP must also claim those addresses.  An admitted frame is tagged with its
-network (metadata) and sent to the arp, dhcp or l2 table.  The gateway port
+network (metadata) and sent to the arp or dhcp table, or its IPv4 on to the
+port's security groups (sg_egress, with its port in reg5) -- straight to l2
+when port security is off.  The gateway port
 is the VRF's side of the network: trusted, and tagged likewise.  Anything
 else misses and is dropped.
 """
@@ -12,7 +14,9 @@ import netaddr
 from os_ken.lib.packet import ether_types, in_proto
 
 from srv6_ofapp.edge import dhcp
+from srv6_ofapp.edge import security_groups
 from srv6_ofapp.edge.flows import COOKIE_NETWORK, COOKIE_PORT, cookie, make_flow, network_tag
+from srv6_ofapp.edge.tables import PORT_REG
 from topology import naming
 
 
@@ -41,8 +45,10 @@ def port_flows(switch, lp):
     flows = []
 
     def admit(priority, next_table, **match):
+        mark = [('apply', (('set', PORT_REG, ofport),))] if next_table == 'sg_egress' else []
         flows.append(make_flow('ingress', priority, port_cookie,
-                               [classify, ('goto', next_table)], in_port=ofport, **match))
+                               [classify] + mark + [('goto', next_table)], in_port=ofport,
+                               **match))
 
     dhcp_request = dict(eth_type=ether_types.ETH_TYPE_IP, ip_proto=in_proto.IPPROTO_UDP,
                         udp_dst=dhcp.SERVER_PORT)
@@ -52,10 +58,11 @@ def port_flows(switch, lp):
         admit(100, 'l2', eth_type=ether_types.ETH_TYPE_IP)
         return flows
     pairs = addresses(port)
+    ip_table = 'sg_egress' if security_groups.filtered(port) else 'l2'
     for mac, ip in pairs:
         admit(100, 'arp', eth_src=mac, eth_type=ether_types.ETH_TYPE_ARP, arp_sha=mac,
               arp_spa=_ip_match(ip))
-        admit(100, 'l2', eth_src=mac, eth_type=ether_types.ETH_TYPE_IP,
+        admit(100, ip_table, eth_src=mac, eth_type=ether_types.ETH_TYPE_IP,
               ipv4_src=_ip_match(ip))
         # Renewals are unicast to the server: they must not reach the
         # gateway port as ordinary traffic.

@@ -20,13 +20,21 @@ Packet order, and what each table may assume:
                 replies forwarded by l2, the rest to the controller (metered).
   dhcp    (20)  dhcp.py.  DHCP to a server port: to the controller, metered
                 per VM port.
-  30-49         reserved: the security groups' egress side (conntrack), between
-                port security and forwarding.
+  sg_egress (30), sg_egress_rules (31), sg_egress_accept (32)
+                security_groups.py.  IPv4 from a port with port security,
+                its ofport in reg5: through conntrack (zone reg5), then its
+                security groups' egress rules; what they allow goes on to l2.
+  33-49         free, between the firewall and forwarding.
   l2      (50)  l2.py.  Unicast by (network tag, destination MAC) to a local VM
                 or to the network's gateway port.  Nothing is ever flooded:
-                broadcast, multicast and unknown destinations are dropped.
-  60-79         reserved: the security groups' ingress side, once l2 has chosen
-                the destination port.
+                broadcast, multicast and unknown destinations are dropped.  A
+                VM port with port security gets its frames through sg_ingress
+                (reg5: its ofport).
+  sg_ingress (60), sg_ingress_rules (61)
+                security_groups.py.  IPv4 to a port with port security:
+                through conntrack (zone reg5), then its groups' ingress rules;
+                what they allow is output to the port.
+  62-79         free, after forwarding chose the port.
 
 Every table ends in an explicit priority-0 drop (flows.base_flows), so that
 dropped traffic shows in its counters.
@@ -40,8 +48,17 @@ TABLES = (
     Table('ingress', 0, 'port_security'),
     Table('arp', 10, 'arp'),
     Table('dhcp', 20, 'dhcp'),
+    Table('sg_egress', 30, 'security_groups'),
+    Table('sg_egress_rules', 31, 'security_groups'),
+    Table('sg_egress_accept', 32, 'security_groups'),
     Table('l2', 50, 'l2'),
+    Table('sg_ingress', 60, 'security_groups'),
+    Table('sg_ingress_rules', 61, 'security_groups'),
 )
+
+# The register that carries the VM port a frame comes from (egress) or
+# goes to (ingress); its low 16 bits are the port's conntrack zone.
+PORT_REG = 'reg5'
 
 TABLE_ID = {table.name: table.table_id for table in TABLES}
 TABLE_NAME = {table.table_id: table.name for table in TABLES}

@@ -9,6 +9,7 @@ one of the wanted values (``fixed_ips``: all of them), where
 - booleans match true/True/1 and false/False/0,
 - None matches '', 'None' and 'null',
 - MAC addresses match whatever the letter case,
+- a list (a port's security_groups) matches when one of its items does,
 - ``fixed_ips`` takes ``ip_address=IP`` or ``subnet_id=ID`` and matches a
   port holding such an address.
 """
@@ -51,6 +52,8 @@ def matches(view, filters):
 
 
 def _value_matches(value, wanted):
+    if isinstance(value, list):  # e.g. a port's security_groups: one of them
+        return any(_value_matches(item, wanted) for item in value)
     if isinstance(value, bool):
         return wanted.lower() == str(value).lower() or wanted == str(int(value))
     if value is None:

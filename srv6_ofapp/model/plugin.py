@@ -24,6 +24,7 @@ from srv6_ofapp.model import hosts
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import ports
 from srv6_ofapp.model import resource
+from srv6_ofapp.model import security_groups
 from srv6_ofapp.model import srv6_encap_networks
 from srv6_ofapp.model import subnets
 from srv6_ofapp.model.context import Context  # noqa: F401  (callers make one per request)
@@ -36,6 +37,8 @@ RESOURCES = (
     hosts.Hosts,
     srv6_encap_networks.Srv6EncapNetworks,
     agents.Agents,
+    security_groups.SecurityGroups,
+    security_groups.SecurityGroupRules,
 )
 
 # Port statuses written per transaction (see set_port_statuses).
@@ -77,6 +80,8 @@ class Plugin:
         handler = self._resource(ctx, collection)
         filters = filters or {}
         filter_lib.check(filters)
+        if handler.ensures_on_list:
+            self.store.transact(lambda txn: handler.on_list(txn, ctx))
 
         def txn_fn(txn):
             views = Views(txn)
@@ -109,6 +114,7 @@ class Plugin:
         def txn_fn(txn):
             doc = handler.get_visible(txn, ctx, id_)
             handler.check_owner(ctx, doc)
+            handler.check_delete(ctx, doc)
             handler.delete(txn, doc)
             txn.delete(collection, id_)
         self.store.transact(txn_fn)

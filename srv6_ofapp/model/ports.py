@@ -15,6 +15,7 @@ from srv6_ofapp.model import binding
 from srv6_ofapp.model import filters as filter_lib
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import resource
+from srv6_ofapp.model import security_groups
 
 
 class Ports(resource.Resource):
@@ -55,6 +56,8 @@ class Ports(resource.Resource):
                             if requested is None else
                             _allocate_ips(txn, network['id'], doc['id'], requested))
         doc['extra_dhcp_opts'] = _merge_dhcp_opts([], attrs['extra_dhcp_opts'])
+        doc['security_groups'] = security_groups.port_groups(txn, ctx, doc,
+                                                             attrs.get('security_groups'))
         binding.bind(txn, doc)
         txn.put(self.collection, doc['id'], doc)
         return doc
@@ -70,6 +73,9 @@ class Ports(resource.Resource):
         if 'extra_dhcp_opts' in changes:
             new['extra_dhcp_opts'] = _merge_dhcp_opts(doc['extra_dhcp_opts'],
                                                       changes['extra_dhcp_opts'])
+        if 'security_groups' in changes or 'port_security_enabled' in changes:
+            new['security_groups'] = security_groups.port_groups(
+                txn, ctx, new, changes.get('security_groups', new['security_groups']))
         if new['binding:host_id'] != doc['binding:host_id']:
             binding.unbind(txn, doc)
         binding.bind(txn, new)

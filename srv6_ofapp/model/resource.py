@@ -29,6 +29,9 @@ class Resource:
     #: serve (with its own indexes) instead of the model reading every
     #: document.  A fact about the documents, whatever the backend.
     store_filters = ()
+    #: A listing first runs on_list in a write transaction (e.g. to make a
+    #: project's default security group on first use).
+    ensures_on_list = False
 
     def __init__(self, settings):
         self.settings = settings
@@ -49,9 +52,15 @@ class Resource:
         may change); the plugin writes it with its next revision."""
         raise NotImplementedError
 
+    def check_delete(self, ctx, doc):
+        """Refuse a deletion for who asks (ownership is checked already)."""
+
     def delete(self, txn, doc):
         """Refuse, or release what the document holds; the plugin then
         removes it."""
+
+    def on_list(self, txn, ctx):
+        """See ensures_on_list."""
 
     def view(self, views, doc):
         """The API view of a stored document."""

@@ -12,6 +12,7 @@ the backend's business: srv6_ofapp/store.)
 import logging
 
 from srv6_ofapp import exceptions as exc
+from srv6_ofapp.model import security_groups
 from srv6_ofapp.model import subnets
 
 LOG = logging.getLogger(__name__)
@@ -35,8 +36,19 @@ def _reserve_service_ips(txn):
             txn.put('subnets', subnet['id'], subnet)
 
 
+def _default_security_groups(txn):
+    """Ports from before security groups (whose only possible value was [])
+    join their project's default group, as a port created now would: with
+    port security and no group, a port would pass no traffic at all."""
+    for port in txn.list('ports'):
+        if port['port_security_enabled'] and not port.get('security_groups'):
+            port['security_groups'] = [security_groups.ensure_default(txn,
+                                                                      port['tenant_id'])]
+            txn.put('ports', port['id'], port)
+
+
 # STEPS[n] takes a store at model version n to n + 1.
-STEPS = (_reserve_service_ips,)
+STEPS = (_reserve_service_ips, _default_security_groups)
 VERSION = len(STEPS)
 
 

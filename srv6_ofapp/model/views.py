@@ -17,6 +17,7 @@ class Views:
     def __init__(self, txn):
         self._txn = txn
         self._heartbeats = None
+        self._rules = None
         self._hosts = None
         self._vrfs = None
         self._subnets = None
@@ -40,6 +41,15 @@ class Views:
         if self._heartbeats is None:
             self._heartbeats = {h['id']: h for h in self._txn.list(agents.HEARTBEATS)}
         return self._heartbeats.get(agent_id)
+
+    def rules_of(self, group_id):
+        """A security group's rules, oldest first."""
+        if self._rules is None:
+            self._rules = {}
+            for rule in self._txn.list('security_group_rules'):
+                self._rules.setdefault(rule['security_group_id'], []).append(rule)
+        return sorted(self._rules.get(group_id, []),
+                      key=lambda r: (r['created_at'], r['id']))
 
     def subnet_ids(self, network_id):
         """The network's subnets, oldest first."""

@@ -32,10 +32,26 @@ def subnet(net, cidr='10.0.0.0/24', gateway='10.0.0.1'):
             'created_at': '2026-01-01T00:00:00Z'}
 
 
+# A security group that lets anything in and out (IPv4): these tests are
+# about everything but security groups (tests/unit/test_security_groups.py).
+OPEN_GROUP = 'open-group'
+
+
+def rule(group, direction, **extra):
+    return dict({'id': _id(), 'security_group_id': group, 'direction': direction,
+                 'ethertype': 'IPv4', 'protocol': None, 'port_range_min': None,
+                 'port_range_max': None, 'remote_ip_prefix': None, 'remote_group_id': None,
+                 'created_at': '2026-01-01T00:00:00Z'}, **extra)
+
+
+OPEN_RULES = [rule(OPEN_GROUP, 'ingress'), rule(OPEN_GROUP, 'egress')]
+
+
 def port(net, sub, ip, mac, **extra):
     return dict({'id': _id(), 'network_id': net['id'], 'mac_address': mac,
                  'fixed_ips': [{'subnet_id': sub['id'], 'ip_address': ip}],
                  'admin_state_up': True, 'port_security_enabled': True,
+                 'security_groups': [OPEN_GROUP],
                  'allowed_address_pairs': [], 'binding:host_id': 'hv1', 'name': '',
                  'extra_dhcp_opts': [], 'status': 'DOWN'}, **extra)
 
@@ -54,11 +70,14 @@ class World:
         self.ofports = {naming.tap_name(self.a1['id']): 1, naming.tap_name(self.a2['id']): 2,
                         naming.tap_name(self.b1['id']): 3, 'br-int': 0xfffe}
 
-    def view(self, *extra_ports):
+    def view(self, *extra_ports, groups=(), rules=()):
         return Replica.from_docs({
             'networks': [self.net_a, self.net_b], 'subnets': [self.sub_a, self.sub_b],
             'ports': [self.a1, self.a2, self.a_remote, self.b1] + list(extra_ports),
-            'hosts': [{'id': _id(), 'name': 'hv1', 'datapath_id': '0000000000000001'}]})
+            'hosts': [{'id': _id(), 'name': 'hv1', 'datapath_id': '0000000000000001'}],
+            'security_groups': [{'id': OPEN_GROUP, 'tenant_id': 'p1',
+                                 'created_at': '2026-01-01T00:00:00Z'}] + list(groups),
+            'security_group_rules': OPEN_RULES + list(rules)})
 
     def switch(self, view=None, ofports=None, iface_ids=None, **config):
         return pipeline.Switch(view or self.view(), SwitchPorts(ofports or self.ofports, iface_ids),
@@ -67,9 +86,10 @@ class World:
     def flows(self, **switch):
         return pipeline.switch_flows(self.switch(**switch))
 
-    def table(self, **switch):
-        """The switch's flows, sent through the wire and read back, ready to run."""
-        return FakeOFTable.through_the_wire(self.flows(**switch))
+    def table(self, conntrack=None, **switch):
+        """The switch's flows, sent through the wire and read back, ready to
+        run (with the connections of ``conntrack``, a table's conntrack)."""
+        return FakeOFTable.through_the_wire(self.flows(**switch), conntrack)
 
 
 @pytest.fixture

@@ -99,8 +99,6 @@ VALID = [
     (v.ifname, 'eth0', 'eth0'),
     (v.ifname, 'vrfe6a5b23f2504', 'vrfe6a5b23f2504'),  # 15 chars
     (v.ifname, 'a', 'a'),
-    # empty_list
-    (v.empty_list('must be empty'), [], []),
 ]
 
 # (validator, value, a fragment of the reason)
@@ -226,9 +224,6 @@ INVALID = [
     (v.ifname, 'a/b', 'not a valid interface'),
     (v.ifname, 5, 'not a valid string'),
     (v.ifname, None, 'not a valid string'),
-    # empty_list
-    (v.empty_list('must be empty'), ['x'], 'must be empty'),
-    (v.empty_list('must be empty'), None, 'must be empty'),
 ]
 
 
