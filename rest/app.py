@@ -43,6 +43,7 @@ class API:
         self.authenticator = authenticator
         self.controllers = {c: resource.Controller(plugin, c)
                             for c in definitions.RESOURCE_ATTRIBUTE_MAP}
+        self.collection_of = {path: c for c, path in definitions.PATHS.items()}
         self.mapper = routes.Mapper()
         m = self.mapper
         m.connect('/', action='versions', conditions={'method': ['GET']})
@@ -57,8 +58,9 @@ class API:
         for action, method, member in (('index', 'GET', False), ('create', 'POST', False),
                                        ('show', 'GET', True), ('update', 'PUT', True),
                                        ('delete', 'DELETE', True)):
-            offering = [c for c in self.controllers if action in definitions.ACTIONS[c]]
-            path = prefix + '/{collection:(%s)}' % '|'.join(offering)
+            offering = [definitions.PATHS[c] for c in self.controllers
+                        if action in definitions.ACTIONS[c]]
+            path = prefix + '/{collection_path:(%s)}' % '|'.join(offering)
             if member:
                 path += '/{id:[^/]+?}'
             m.connect(path + '{fmt:(\\.json)?}', action=action,
@@ -99,7 +101,7 @@ class API:
                 if ext.alias == match['alias']:
                     return _json_response(200, {'extension': _extension(ext)})
             raise exc.ExtensionNotFound(extension_alias=match['alias'])
-        controller = self.controllers[match['collection']]
+        controller = self.controllers[self.collection_of[match['collection_path']]]
         if action == 'index':
             url = request.host_url + request.path
             return _json_response(*controller.index(ctx, request.GET, url))
@@ -132,7 +134,8 @@ class API:
         base = request.host_url + '/' + API_VERSION + '/'
         return {'resources': [
             {'name': definitions.MEMBERS[c], 'collection': c,
-             'links': [{'href': base + c, 'rel': 'self'}]} for c in self.controllers]}
+             'links': [{'href': base + definitions.PATHS[c], 'rel': 'self'}]}
+            for c in self.controllers]}
 
 
 def _extension(extension):

@@ -4,8 +4,9 @@ layer serves.
 
 A definition module has COLLECTION, MEMBER (the JSON body's singular key,
 ``{"port": ...}`` beside ``{"ports": [...]}``), ATTRIBUTES (its attribute
-map, format in base), EXTENSIONS (those it brings) and, when it does not
-offer them all, ACTIONS (of index, show, create, update, delete).  A new resource is
+map, format in base), EXTENSIONS (those it brings) and, when they are not
+the defaults, PATH (its URL segment; the collection name by default) and
+ACTIONS (of index, show, create, update, delete).  A new resource is
 a module listed in RESOURCES, beside its model module in
 srv6_ofapp/model/plugin.py.
 """
@@ -29,6 +30,7 @@ RESOURCE_ATTRIBUTE_MAP = {r.COLLECTION: r.ATTRIBUTES for r in RESOURCES}
 MEMBERS = {r.COLLECTION: r.MEMBER for r in RESOURCES}
 ALL_ACTIONS = ('index', 'show', 'create', 'update', 'delete')
 ACTIONS = {r.COLLECTION: getattr(r, 'ACTIONS', ALL_ACTIONS) for r in RESOURCES}
+PATHS = {r.COLLECTION: getattr(r, 'PATH', r.COLLECTION) for r in RESOURCES}
 
 
 def _extensions():

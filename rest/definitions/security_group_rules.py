@@ -6,6 +6,7 @@ from rest import validators as v
 from rest.definitions import base
 
 COLLECTION = 'security_group_rules'
+PATH = 'security-group-rules'  # Neutron's URL
 MEMBER = 'security_group_rule'
 ACTIONS = ('index', 'show', 'create', 'delete')
 

@@ -4,6 +4,7 @@ Neutron defines them (neutron/extensions/securitygroup.py)."""
 from rest.definitions import base
 
 COLLECTION = 'security_groups'
+PATH = 'security-groups'  # Neutron's URL
 MEMBER = 'security_group'
 
 ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
