@@ -181,7 +181,8 @@ def test_an_agent_started_before_its_host_is_registered_converges(cloud, tmp_pat
             host = cloud.api.get(V + '/hosts', params={'name': 'hv3'}).json()['hosts'][0]
             cloud.api.put(V + '/hosts/' + host['id'],
                           {'host': {'datapath_id': '00000000000000b3'}})
-            cloud.lab.ovs.wait_for_flows(bridge, lambda flows: len(flows) == 4)
+            cloud.lab.ovs.wait_for_flows(bridge, lambda flows: all(
+                f['priority'] == 0 and f['actions'] == 'drop' for f in flows))
             moved = cloud.vm('moved', bridge=new_bridge, host='hv3')
             try:
                 assert moved.udhcpc().ip == moved.ip
