@@ -1,0 +1,70 @@
+"""The Neutron features and fixes clients hit first (issue 11), over real
+HTTP against a running srv6-ofapp (noauth: admin): unbinding with null,
+tags, If-Match revisions, request ids, VNIC types, MAC updates, router
+interfaces on the gateway, and external networks."""
+
+import itertools
+
+import pytest
+
+V = '/v2.0'
+HOST_NUMBERS = itertools.count(0xe01)
+
+
+def error_type(response):
+    return response.json()['NeutronError']['type']
+
+
+@pytest.fixture
+def host(client):
+    """A registered host of its own, with a VRF pool of 7 addresses."""
+    number = next(HOST_NUMBERS)
+    return client.create('host', name='hv-surface-%x' % number,
+                         datapath_id='%016x' % number,
+                         segment_node_id='fd00:0:0:%x::' % number,
+                         underlay_ip='fd00::%x' % number,
+                         vrf_cidr='169.254.30.0/29')
+
+
+@pytest.fixture
+def network(client):
+    network = client.create('network', name='surface')
+    client.create('subnet', network_id=network['id'], cidr='10.90.0.0/24')
+    return network
+
+
+def port_url(port):
+    return V + '/ports/' + port['id']
+
+
+# -- unbinding with null -------------------------------------------------------
+
+def test_null_host_and_profile_unbind_and_release_the_vrf(client, host, network):
+    port = client.create('port', network_id=network['id'],
+                         **{'binding:host_id': host['name'],
+                            'binding:profile': {'pci_slot': '0000:05:00.1'}})
+    assert port['binding:vif_type'] == 'ovs'
+    vrf_ip = port['binding:profile']['vrf_ip']
+
+    # What Nova sends when a server is deleted or an interface detached.
+    response = client.put(port_url(port), {'port': {'binding:host_id': None,
+                                                    'binding:profile': None,
+                                                    'device_id': '', 'device_owner': ''}})
+    assert response.status_code == 200, response.text
+    unbound = response.json()['port']
+    assert (unbound['binding:host_id'], unbound['binding:profile'],
+            unbound['binding:vif_type']) == ('', {}, 'unbound')
+    assert unbound['revision_number'] == port['revision_number'] + 1
+    assert client.get(V + '/ports', params={'binding:host_id': host['name']}).json()[
+        'ports'] == []
+
+    # The (host, network) VRF went with its last port: its vrf_ip is free.
+    other = client.create('network', name='surface-other')
+    again = client.create('port', network_id=other['id'],
+                          **{'binding:host_id': host['name']})
+    assert again['binding:profile']['vrf_ip'] == vrf_ip
+
+    # Null on create means the same as leaving them out.
+    port = client.create('port', network_id=network['id'],
+                         **{'binding:host_id': None, 'binding:profile': None})
+    assert (port['binding:host_id'], port['binding:profile']) == ('', {})
