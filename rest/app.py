@@ -5,6 +5,8 @@ Usable under any WSGI server; the launcher serves it with waitress.
 
 import json
 import logging
+import time
+import uuid
 
 import routes
 import webob
@@ -20,6 +22,10 @@ LOG = logging.getLogger(__name__)
 
 API_VERSION = 'v2.0'
 MAX_BODY = 10 * 1024 * 1024
+# oslo.middleware's request_id: req-<uuid> on every response, and in the
+# WSGI environ under its key for whatever logs about the request.
+REQUEST_ID_HEADER = 'X-Openstack-Request-Id'
+REQUEST_ID_ENV = 'openstack.request_id'
 
 
 def _json_response(status, body):
@@ -34,6 +40,23 @@ def _json_response(status, body):
 def error_response(error):
     return _json_response(error.status, {'NeutronError': {
         'type': error.type, 'message': error.msg, 'detail': ''}})
+
+
+def _request_id(request):
+    return request.environ.get(REQUEST_ID_ENV, '-')
+
+
+def _traced(respond, request):
+    """``respond(request)`` with a request id on the response and one log
+    line for the request, as Neutron's WSGI server writes it."""
+    request_id = request.environ[REQUEST_ID_ENV] = 'req-' + str(uuid.uuid4())
+    started = time.monotonic()
+    response = respond(request)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    LOG.info('%s %s "%s %s" status: %d len: %d time: %.4f', request_id,
+             request.client_addr, request.method, request.path_qs, response.status_code,
+             response.content_length or 0, time.monotonic() - started)
+    return response
 
 
 class API:
@@ -66,14 +89,19 @@ class API:
 
     @webob.dec.wsgify
     def __call__(self, request):
+        return _traced(self._respond, request)
+
+    def _respond(self, request):
         try:
             return self._dispatch(request)
         except exc.NeutronException as error:
             if error.status >= 500:
-                LOG.error('%s %s: %s', request.method, request.path, error)
+                LOG.error('%s %s %s: %s', _request_id(request), request.method,
+                          request.path, error)
             return error_response(error)
         except Exception:
-            LOG.exception('%s %s failed', request.method, request.path)
+            LOG.exception('%s %s %s failed', _request_id(request), request.method,
+                          request.path)
             return error_response(exc.NeutronException(
                 'Request failed: internal server error while processing your request.'))
 
@@ -148,6 +176,10 @@ def _metrics_response():
 @webob.dec.wsgify
 def metrics_app(request):
     """What an agent serves: GET /metrics (Prometheus) and nothing else."""
+    return _traced(_metrics_only, request)
+
+
+def _metrics_only(request):
     if request.path_info != '/metrics':
         return error_response(exc.HTTPNotFound())
     if request.method != 'GET':

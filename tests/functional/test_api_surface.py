@@ -4,10 +4,12 @@ tags, If-Match revisions, request ids, VNIC types, MAC updates, router
 interfaces on the gateway, and external networks."""
 
 import itertools
+import re
 
 import pytest
 
 V = '/v2.0'
+UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 HOST_NUMBERS = itertools.count(0xe01)
 
 
@@ -68,3 +70,19 @@ def test_null_host_and_profile_unbind_and_release_the_vrf(client, host, network)
     port = client.create('port', network_id=network['id'],
                          **{'binding:host_id': None, 'binding:profile': None})
     assert (port['binding:host_id'], port['binding:profile']) == ('', {})
+
+
+# -- request ids ---------------------------------------------------------------
+
+def test_every_response_has_a_request_id_the_log_names(client, server):
+    offset = server.log_size()
+    responses = [client.get('/'), client.get(V + '/networks'),
+                 client.get(V + '/networks/nope'), client.post(V + '/networks', {}),
+                 client.get('/metrics')]
+    ids = [r.headers['X-Openstack-Request-Id'] for r in responses]
+    assert [r.status_code for r in responses] == [200, 200, 404, 400, 200]
+    assert all(re.fullmatch('req-' + UUID_RE, id_) for id_ in ids), ids
+    assert len(set(ids)) == len(ids)
+    log = server.log_since(offset)
+    assert re.search(ids[2] + r' \S+ "GET /v2.0/networks/nope" status: 404 ', log), log
+    assert ids[3] + ' ' in log
