@@ -134,11 +134,13 @@ class API:
         if action == 'show':
             return _json_response(*controller.show(ctx, request.GET, match['id']))
         if action == 'delete':
-            return _json_response(*controller.delete(ctx, match['id']))
+            return _json_response(*controller.delete(ctx, match['id'],
+                                                     _if_revision(request)))
         body = self._body(request)
         if action == 'create':
             return _json_response(*controller.create(ctx, body))
-        return _json_response(*controller.update(ctx, body, match['id']))
+        return _json_response(*controller.update(ctx, body, match['id'],
+                                                 _if_revision(request)))
 
     @staticmethod
     def _body(request):
@@ -161,6 +163,24 @@ class API:
         return {'resources': [
             {'name': definitions.MEMBERS[c], 'collection': c,
              'links': [{'href': base + c, 'rel': 'self'}]} for c in self.controllers]}
+
+
+def _if_revision(request):
+    """The N of ``If-Match: revision_number=N`` (revision-if-match), or None
+    (neutron.api.api_common.check_request_for_revision_constraint)."""
+    revision = None
+    for etag in getattr(request.if_match, 'etags', ()):
+        if not etag.startswith('revision_number='):
+            continue
+        if revision is not None:
+            raise exc.BadRequest(resource='if-match',
+                                 msg='Multiple revision_number etags are not supported')
+        try:
+            revision = int(etag[len('revision_number='):])
+        except ValueError:
+            raise exc.BadRequest(resource='if-match', msg='Revision number etag must be '
+                                 'in the format of revision_number=<int>')
+    return revision
 
 
 def _extension(extension):

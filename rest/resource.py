@@ -55,13 +55,13 @@ class Controller:
         created = self.plugin.create(ctx, self.collection, [self._prepare_create(ctx, item)])
         return 201, {self.member: self._view(ctx, created[0])}
 
-    def update(self, ctx, body, id_):
+    def update(self, ctx, body, id_, if_revision=None):
         changes = self._prepare_update(ctx, self._member_body(body))
-        updated = self.plugin.update(ctx, self.collection, id_, changes)
+        updated = self.plugin.update(ctx, self.collection, id_, changes, if_revision)
         return 200, {self.member: self._view(ctx, updated)}
 
-    def delete(self, ctx, id_):
-        self.plugin.delete(ctx, self.collection, id_)
+    def delete(self, ctx, id_, if_revision=None):
+        self.plugin.delete(ctx, self.collection, id_, if_revision)
         return 204, None
 
     # -- bodies ------------------------------------------------------------

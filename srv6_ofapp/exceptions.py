@@ -172,6 +172,17 @@ class AddressPairAndPortSecurityRequired(Conflict):
                'address pairs on a port.')
 
 
+# 412
+class PreconditionFailed(NeutronException):
+    status = 412
+    message = 'Precondition failed.'
+
+
+class RevisionNumberConstraintFailed(PreconditionFailed):
+    """If-Match: revision_number=N and the resource is at another revision."""
+    message = 'Constrained to %(expected)s, but current revision is %(current)s'
+
+
 # 5xx
 class StoreUnavailable(NeutronException):
     status = 503

@@ -66,6 +66,8 @@ API_EXTENSIONS = (
               'will display the revision number of neutron resources.'),
     Extension('standard-attr-description', 'standard-attr-description', 'Extension to add '
               'descriptions to standard attributes'),
+    Extension('revision-if-match', 'If-Match constraints based on revision_number',
+              'Extension indicating that If-Match based on revision_number is supported.'),
     Extension('filter-validation', 'Filter parameters validation', 'Provides validation '
               'on filter parameters.'),
     Extension('sorting', 'Sorting support', 'Enables sorting support.'),

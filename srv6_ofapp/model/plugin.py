@@ -18,6 +18,7 @@ import collections
 import copy
 import random
 
+from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import filters as filter_lib
 from srv6_ofapp.model import hosts
@@ -91,27 +92,43 @@ class Plugin:
             return handler.view(Views(txn), handler.get_visible(txn, ctx, id_))
         return self.store.read(txn_fn)
 
-    def update(self, ctx, collection, id_, changes):
+    def update(self, ctx, collection, id_, changes, if_revision=None):
+        """Apply ``changes``; with ``if_revision``, only to that revision
+        (Neutron's If-Match: revision_number=N)."""
+        handler = self._resource(ctx, collection)
+        return self._write(ctx, handler, id_, if_revision,
+                           lambda txn, doc: handler.update(txn, ctx, copy.deepcopy(doc),
+                                                           changes))
+
+    def delete(self, ctx, collection, id_, if_revision=None):
         handler = self._resource(ctx, collection)
 
         def txn_fn(txn):
-            doc = handler.get_visible(txn, ctx, id_)
-            handler.check_owner(ctx, doc)
-            new = handler.update(txn, ctx, copy.deepcopy(doc), changes)
-            if new != doc:
-                _put_next_revision(txn, collection, doc, new)
-            return handler.view(Views(txn), new)
-        return self.store.transact(txn_fn)
-
-    def delete(self, ctx, collection, id_):
-        handler = self._resource(ctx, collection)
-
-        def txn_fn(txn):
-            doc = handler.get_visible(txn, ctx, id_)
-            handler.check_owner(ctx, doc)
+            doc = self._changeable(txn, ctx, handler, id_, if_revision)
             handler.delete(txn, doc)
             txn.delete(collection, id_)
         self.store.transact(txn_fn)
+
+    def _write(self, ctx, handler, id_, if_revision, new_doc):
+        """Store ``new_doc(txn, doc)`` as the next revision of the document
+        when it differs; returns its view."""
+        def txn_fn(txn):
+            doc = self._changeable(txn, ctx, handler, id_, if_revision)
+            new = new_doc(txn, doc)
+            if new != doc:
+                _put_next_revision(txn, handler.collection, doc, new)
+            return handler.view(Views(txn), new)
+        return self.store.transact(txn_fn)
+
+    @staticmethod
+    def _changeable(txn, ctx, handler, id_, if_revision):
+        """The document the caller may change, at ``if_revision`` if given."""
+        doc = handler.get_visible(txn, ctx, id_)
+        handler.check_owner(ctx, doc)
+        if if_revision is not None and doc['revision_number'] != if_revision:
+            raise exc.RevisionNumberConstraintFailed(expected=if_revision,
+                                                     current=doc['revision_number'])
+        return doc
 
     def report_agent(self, host, configurations, started_at, lease):
         """An agent's periodic report: alive (on ``lease``), with these

@@ -86,3 +86,43 @@ def test_every_response_has_a_request_id_the_log_names(client, server):
     log = server.log_since(offset)
     assert re.search(ids[2] + r' \S+ "GET /v2.0/networks/nope" status: 404 ', log), log
     assert ids[3] + ' ' in log
+
+
+# -- If-Match: revision_number=N -----------------------------------------------
+
+def test_if_match_revision_number_guards_updates_and_deletes(client, network, server):
+    url = V + '/networks/' + network['id']
+    revision = client.get(url).json()['network']['revision_number']
+
+    stale = {'If-Match': 'revision_number=%d' % (revision - 1)}
+    response = client.put(url, {'network': {'name': 'stale'}}, headers=stale)
+    assert response.status_code == 412, response.text
+    assert response.json()['NeutronError'] == {
+        'type': 'RevisionNumberConstraintFailed', 'detail': '',
+        'message': 'Constrained to %d, but current revision is %d' % (revision - 1,
+                                                                      revision)}
+    assert client.delete(url, headers=stale).status_code == 412
+    assert client.get(url).json()['network']['name'] == 'surface'
+
+    current = {'If-Match': 'revision_number=%d' % revision}
+    response = client.put(url, {'network': {'name': 'fresh'}}, headers=current)
+    assert response.status_code == 200, response.text
+    assert response.json()['network']['revision_number'] == revision + 1
+    # The revision it was at is stale now.
+    assert client.put(url, {'network': {'name': 'again'}},
+                      headers=current).status_code == 412
+    # Other etags are not constraints (Neutron looks only at revision_number=).
+    assert client.put(url, {'network': {'name': 'etag'}},
+                      headers={'If-Match': '"abc"'}).status_code == 200
+
+    for bad in ('revision_number=x', 'revision_number=1, revision_number=2'):
+        response = client.put(url, {'network': {'name': 'bad'}}, headers={'If-Match': bad})
+        assert response.status_code == 400, (bad, response.text)
+        assert error_type(response) == 'BadRequest'
+    aliases = {e['alias'] for e in client.get(V + '/extensions').json()['extensions']}
+    assert 'revision-if-match' in aliases
+
+    # A subnet goes with its network; the delete at the current revision goes through.
+    revision = client.get(url).json()['network']['revision_number']
+    response = client.delete(url, headers={'If-Match': 'revision_number=%d' % revision})
+    assert response.status_code == 204, response.text
