@@ -15,6 +15,7 @@ import webob.dec
 from rest import auth
 from rest import definitions
 from rest import resource
+from rest import tags
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp import metrics
 
@@ -86,6 +87,17 @@ class API:
                 path += '/{id:[^/]+?}'
             m.connect(path + '{fmt:(\\.json)?}', action=action,
                       conditions={'method': [method]})
+        self.tags = tags.Controller(plugin)
+        tagged = [c for c in self.controllers
+                  if 'tags' in definitions.RESOURCE_ATTRIBUTE_MAP[c]]
+        path = prefix + '/{collection:(%s)}/{id:[^/]+}/tags' % '|'.join(tagged)
+        for action, method, one in (('index', 'GET', False), ('create', 'POST', False),
+                                    ('update_all', 'PUT', False),
+                                    ('delete_all', 'DELETE', False),
+                                    ('show', 'GET', True), ('update', 'PUT', True),
+                                    ('delete', 'DELETE', True)):
+            m.connect(path + ('/{tag:[^/]+}' if one else ''), action='tags_' + action,
+                      conditions={'method': [method]})
 
     @webob.dec.wsgify
     def __call__(self, request):
@@ -127,6 +139,13 @@ class API:
                 if ext.alias == match['alias']:
                     return _json_response(200, {'extension': _extension(ext)})
             raise exc.ExtensionNotFound(extension_alias=match['alias'])
+        if action.startswith('tags_'):
+            tag = match.get('tag')
+            body = self._body(request) if action in ('tags_create', 'tags_update_all') \
+                else None
+            return _json_response(*self.tags.handle(
+                ctx, action[len('tags_'):], match['collection'], match['id'],
+                None if tag is None else _path_text(tag), body, _if_revision(request)))
         controller = self.controllers[match['collection']]
         if action == 'index':
             url = request.host_url + request.path
@@ -163,6 +182,14 @@ class API:
         return {'resources': [
             {'name': definitions.MEMBERS[c], 'collection': c,
              'links': [{'href': base + c, 'rel': 'self'}]} for c in self.controllers]}
+
+
+def _path_text(value):
+    """A URL path segment as text: WSGI gives its bytes as latin-1."""
+    try:
+        return value.encode('latin-1').decode('utf-8')
+    except UnicodeError:
+        raise exc.HTTPBadRequest(message='The URL is not UTF-8')
 
 
 def _if_revision(request):

@@ -85,6 +85,10 @@ class AgentNotFound(NotFound):
     message = 'Agent %(id)s could not be found.'
 
 
+class TagNotFound(NotFound):
+    message = 'Tag %(tag)s could not be found.'
+
+
 class ExtensionNotFound(NotFound):
     message = 'Extension with alias %(extension_alias)s does not exist.'
 

@@ -63,6 +63,7 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
     'security_groups': {'allow_post': True, 'allow_put': True,
                         'validate': v.empty_list('security groups are not supported'),
                         'default': [], 'is_visible': True},
+    'tags': base.TAGS_ON_CREATE,
 })
 
 EXTENSIONS = (
@@ -75,4 +76,6 @@ EXTENSIONS = (
     base.Extension('allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed '
                    'address pairs'),
     base.PORT_SECURITY,
+    base.Extension('tag-ports-during-bulk-creation', 'Tag Ports During Bulk Creation',
+                   'Allow to tag ports during bulk creation'),
 )

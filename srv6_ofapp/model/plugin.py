@@ -27,6 +27,7 @@ from srv6_ofapp.model import ports
 from srv6_ofapp.model import resource
 from srv6_ofapp.model import srv6_encap_networks
 from srv6_ofapp.model import subnets
+from srv6_ofapp.model import tags as tag_lib
 from srv6_ofapp.model.context import Context  # noqa: F401  (callers make one per request)
 from srv6_ofapp.model.views import Views
 
@@ -108,6 +109,19 @@ class Plugin:
             handler.delete(txn, doc)
             txn.delete(collection, id_)
         self.store.transact(txn_fn)
+
+    def get_tags(self, ctx, collection, id_):
+        return self.get(ctx, collection, id_)['tags']
+
+    def change_tags(self, ctx, collection, id_, change, if_revision=None):
+        """Give the resource the tags ``change(its tags)`` (a tags.* change),
+        as its next revision when they differ; returns them."""
+        handler = self._resource(ctx, collection)
+
+        def new_doc(txn, doc):
+            new = tag_lib.stored(collection, change(tag_lib.of(doc)))
+            return doc if new == tag_lib.of(doc) else dict(doc, tags=new)
+        return self._write(ctx, handler, id_, if_revision, new_doc)['tags']
 
     def _write(self, ctx, handler, id_, if_revision, new_doc):
         """Store ``new_doc(txn, doc)`` as the next revision of the document

@@ -1,7 +1,7 @@
 """Stored documents -> API views.
 
 A view adds what is derived rather than stored: project_id beside
-tenant_id, a network's subnet ids, a port's binding (the networking-sr
+tenant_id, tags on a document written before them, a network's subnet ids, a port's binding (the networking-sr
 binding:profile keys of its host's VRF, binding:vif_type and details).
 The lookups those need are read lazily, once per request, however many
 documents it shows.
@@ -9,6 +9,7 @@ documents it shows.
 
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import binding
+from srv6_ofapp.model import tags
 from topology import vrf as vrf_lib
 
 
@@ -54,9 +55,10 @@ class Views:
 
     @staticmethod
     def standard(doc):
+        view = dict(doc, tags=tags.of(doc))
         if 'tenant_id' in doc:
-            return dict(doc, project_id=doc['tenant_id'])
-        return dict(doc)
+            view['project_id'] = doc['tenant_id']
+        return view
 
     def network(self, doc):
         return dict(self.standard(doc), subnets=self.subnet_ids(doc['id']))

@@ -126,3 +126,141 @@ def test_if_match_revision_number_guards_updates_and_deletes(client, network, se
     revision = client.get(url).json()['network']['revision_number']
     response = client.delete(url, headers={'If-Match': 'revision_number=%d' % revision})
     assert response.status_code == 204, response.text
+
+
+# -- tags ----------------------------------------------------------------------
+
+def tags_of(client, url):
+    response = client.get(url + '/tags')
+    assert response.status_code == 200, response.text
+    return response.json()['tags']
+
+
+def test_tags_of_every_tenant_resource(client, network):
+    subnet = client.get(V + '/subnets', params={'network_id': network['id']}).json()[
+        'subnets'][0]
+    port = client.create('port', network_id=network['id'])
+    encap = client.create('srv6_encap_network', network_id=network['id'])
+    for collection, resource in (('networks', network), ('subnets', subnet),
+                                 ('ports', port), ('srv6_encap_networks', encap)):
+        url = '%s/%s/%s' % (V, collection, resource['id'])
+        assert resource['tags'] == [] and tags_of(client, url) == [], collection
+        response = client.put(url + '/tags/red', None)
+        assert (response.status_code, response.content) == (201, b''), collection
+        shown = client.get(url).json()[collection[:-1]]
+        assert shown['tags'] == ['red'], collection
+        assert shown['revision_number'] == resource['revision_number'] + 1, collection
+    # Hosts are not a project's resource: no tags.
+    assert client.get(V + '/hosts/x/tags').status_code == 404
+
+
+def test_tag_operations_follow_neutron(client, network):
+    url = V + '/networks/' + network['id']
+    revision = network['revision_number']
+
+    def revision_now():
+        return client.get(url).json()['network']['revision_number']
+
+    assert client.put(url + '/tags/red', None).status_code == 201
+    assert client.put(url + '/tags/red', None).status_code == 201   # already there: no change
+    assert revision_now() == revision + 1
+    assert client.get(url + '/tags/red').status_code == 204
+    missing = client.get(url + '/tags/blue')
+    assert missing.status_code == 404 and error_type(missing) == 'TagNotFound'
+
+    response = client.put(url + '/tags', {'tags': ['blue', 'green', 'red']})
+    assert response.status_code == 200
+    assert response.json() == {'tags': ['blue', 'green', 'red']}
+    assert revision_now() == revision + 2
+    response = client.post(url + '/tags', {'tags': ['green', 'yellow']})  # tag-creation
+    assert response.status_code == 200
+    assert tags_of(client, url) == ['blue', 'green', 'red', 'yellow']
+
+    assert client.delete(url + '/tags/green').status_code == 204
+    missing = client.delete(url + '/tags/green')
+    assert missing.status_code == 404 and error_type(missing) == 'TagNotFound'
+    assert tags_of(client, url) == ['blue', 'red', 'yellow']
+    assert client.delete(url + '/tags').status_code == 204
+    assert tags_of(client, url) == []
+    revision = revision_now()
+    assert client.delete(url + '/tags').status_code == 204    # nothing to remove
+    assert revision_now() == revision
+
+    # Any string of up to 255 characters, in the URL too.
+    for tag in ('a b', 'ünïcode', 'x' * 255):
+        assert client.put(url + '/tags/' + tag, None).status_code == 201, tag
+        assert client.get(url + '/tags/' + tag).status_code == 204, tag
+    assert sorted(tags_of(client, url)) == sorted(['a b', 'ünïcode', 'x' * 255])
+    # An If-Match revision guards tag changes as it does updates.
+    stale = {'If-Match': 'revision_number=%d' % revision}
+    assert client.put(url + '/tags/late', None, headers=stale).status_code == 412
+
+
+def test_bad_tags_are_refused_and_change_nothing(client, network):
+    url = V + '/networks/' + network['id']
+    client.put(url + '/tags', {'tags': ['keep']})
+    before = client.get(url).json()['network']
+    for method, path, body, status, type_ in (
+            ('PUT', '/tags/' + 'x' * 256, None, 400, 'InvalidInput'),
+            ('PUT', '/tags', {'tags': ['a', 'a']}, 400, 'InvalidInput'),
+            ('PUT', '/tags', {'tags': [7]}, 400, 'InvalidInput'),
+            ('PUT', '/tags', {'tags': 'red'}, 400, 'InvalidInput'),
+            ('PUT', '/tags', {'tag': ['red']}, 400, 'InvalidInput'),
+            ('POST', '/tags', ['red'], 400, 'InvalidInput'),
+            ('PUT', '/tags', {'tags': ['t%d' % i for i in range(51)]}, 400, 'BadRequest'),
+            ('POST', '/tags', {'tags': ['t%d' % i for i in range(50)]}, 400,
+             'BadRequest'),
+            ('PUT', '/nope', None, 404, 'HTTPNotFound'),
+            ('PATCH', '/tags', None, 405, 'HTTPMethodNotAllowed')):
+        response = client.request(method, url + path, body)
+        assert response.status_code == status, (path, body, response.text)
+        assert error_type(response) == type_, (path, body)
+    assert client.get(url).json()['network'] == before
+    missing = client.put(V + '/networks/11111111-2222-3333-4444-555555555555/tags/x', None)
+    assert missing.status_code == 404 and error_type(missing) == 'NetworkNotFound'
+    # Tags change through their sub-resource, except a port's on create.
+    for body in ({'network': {'name': 'n', 'tags': ['a']}},):
+        assert client.post(V + '/networks', body).status_code == 400
+    assert client.put(url, {'network': {'tags': ['a']}}).status_code == 400
+
+
+def test_a_port_is_created_with_its_tags(client, network):
+    port = client.create('port', network_id=network['id'], tags=['red', 'blue'])
+    assert port['tags'] == ['blue', 'red']
+    response = client.post(V + '/ports', {'ports': [
+        {'network_id': network['id'], 'tags': ['bulk']},
+        {'network_id': network['id'], 'tags': ['bulk', 'bulk']}]})
+    assert response.status_code == 400 and error_type(response) == 'HTTPBadRequest'
+    assert client.get(V + '/ports', params={'tags': 'bulk'}).json()['ports'] == []
+    aliases = {e['alias'] for e in client.get(V + '/extensions').json()['extensions']}
+    assert {'standard-attr-tag', 'tag-creation',
+            'tag-ports-during-bulk-creation'} <= aliases
+
+
+def test_tag_filters(client):
+    network = client.create('network', name='tag-filters')
+    ports = {}
+    for name, tags in (('none', []), ('red', ['red']), ('blue', ['blue']),
+                       ('both', ['red', 'blue']), ('all', ['red', 'blue', 'green'])):
+        ports[name] = client.create('port', network_id=network['id'], name=name, tags=tags)
+
+    def listed(**params):
+        params['network_id'] = network['id']
+        found = client.get(V + '/ports', params=params)
+        assert found.status_code == 200, found.text
+        return sorted(p['name'] for p in found.json()['ports'])
+
+    assert listed(tags='red') == ['all', 'both', 'red']
+    assert listed(tags='red,blue') == ['all', 'both']
+    assert listed(tags=['red', 'blue']) == ['all', 'both']       # repeated = comma
+    assert listed(**{'tags-any': 'red,green'}) == ['all', 'both', 'red']
+    assert listed(**{'not-tags': 'red,blue'}) == ['blue', 'none', 'red']
+    assert listed(**{'not-tags-any': 'red,blue'}) == ['none']
+    assert listed(tags='blue', **{'not-tags-any': 'green'}) == ['blue', 'both']
+    assert listed(tags='purple') == []
+    assert [n['id'] for n in client.get(V + '/networks', params={
+        'tags-any': 'nothing-has-it'}).json()['networks']] == []
+    # tags-any and the rest are filters, never shown.
+    shown = client.get(V + '/ports/' + ports['all']['id']).json()['port']
+    assert 'tags-any' not in shown and shown['tags'] == ['blue', 'green', 'red']
+    assert client.get(V + '/hosts', params={'tags': 'red'}).status_code == 400

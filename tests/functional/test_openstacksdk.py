@@ -272,3 +272,19 @@ def test_if_revision_updates_and_deletes_only_that_revision(conn, cleanup, netwo
     conn.network.delete_network(network.id, if_revision=revision + 1)
     with pytest.raises(sdk_exc.NotFoundException):
         conn.network.get_network(network.id)
+
+
+def test_tags(conn, cleanup, network):
+    conn.network.set_tags(network, ['red', 'blue'])
+    assert sorted(conn.network.get_network(network.id).tags) == ['blue', 'red']
+    conn.network.add_tag(network, 'green')
+    conn.network.remove_tag(network, 'red')
+    assert conn.network.get_network(network.id).tags == ['blue', 'green']
+    with pytest.raises(sdk_exc.NotFoundException):
+        conn.network.remove_tag(network, 'red')
+    assert [n.id for n in conn.network.networks(tags='blue,green')] == [network.id]
+    assert [n.id for n in conn.network.networks(any_tags='red,green')] == [network.id]
+    assert network.id not in {n.id for n in conn.network.networks(not_any_tags='green')}
+    port = create_port(conn, cleanup, network_id=network.id, tags=['web'])
+    assert port.tags == ['web']
+    assert [p.id for p in conn.network.ports(tags='web')] == [port.id]
