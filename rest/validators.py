@@ -37,6 +37,14 @@ def none_clears(check, empty):
     return check_or_clear
 
 
+def one_of(values):
+    def check(value):
+        if not isinstance(value, str) or value not in values:
+            raise ValueError('%s is not in %s' % (value, list(values)))
+        return value
+    return check
+
+
 def boolean(value):
     if isinstance(value, bool):
         return value

@@ -12,6 +12,11 @@ _address_pair = v.dict_of(required={'ip_address': v.ipv4_address_or_cidr},
 _dhcp_opt = v.dict_of(required={'opt_name': v.string(255)},
                       optional={'opt_value': v.nullable(v.string(255)),
                                 'ip_version': v.integer(4, 4)})
+# neutron_lib.api.definitions.portbindings.VNIC_TYPES (what the model binds
+# is srv6_ofapp/model/binding.py's)
+VNIC_TYPES = ('normal', 'direct', 'macvtap', 'baremetal', 'direct-physical',
+              'virtio-forwarder', 'smart-nic', 'vdpa', 'accelerator-direct',
+              'accelerator-direct-physical', 'remote-managed')
 # binding:profile is free-form, but the keys networking-sr defines are checked.
 _binding_profile = v.dict_of(optional={'segment_node_id': v.ipv6_address,
                                        'vrf': v.ifname,
@@ -45,7 +50,7 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
                         'validate': v.none_clears(_binding_profile, {}), 'default': {},
                         'is_visible': True, 'admin_only': True},
     'binding:vnic_type': {'allow_post': True, 'allow_put': True,
-                          'validate': v.string(64), 'default': 'normal',
+                          'validate': v.one_of(VNIC_TYPES), 'default': 'normal',
                           'is_visible': True, 'is_filter': True},
     'binding:vif_type': dict(base.READ_ONLY, admin_only=True),
     'binding:vif_details': dict(base.READ_ONLY, admin_only=True),

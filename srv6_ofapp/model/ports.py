@@ -70,7 +70,7 @@ class Ports(resource.Resource):
         if 'extra_dhcp_opts' in changes:
             new['extra_dhcp_opts'] = _merge_dhcp_opts(doc['extra_dhcp_opts'],
                                                       changes['extra_dhcp_opts'])
-        if new['binding:host_id'] != doc['binding:host_id']:
+        if binding.bound_host(new) != binding.bound_host(doc):
             binding.unbind(txn, doc)
         binding.bind(txn, new)
         return new

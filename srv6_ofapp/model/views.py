@@ -66,15 +66,14 @@ class Views:
     def port(self, doc):
         view = self.standard(doc)
         profile = dict(doc['binding:profile'])
-        host_name = doc['binding:host_id']
+        host_name = binding.bound_host(doc)
         host = self.hosts.get(host_name) if host_name else None
         allocation = host and self.vrf_allocation(host_name, doc['network_id'])
+        view['binding:vif_type'] = binding.vif_type(doc, allocation)
         if allocation:
             profile.update(vrf_lib.binding_profile(host, allocation))
-            view['binding:vif_type'] = 'ovs'
             view['binding:vif_details'] = {'port_filter': True, 'bridge_name': host['bridge']}
         else:
-            view['binding:vif_type'] = 'binding_failed' if host_name else 'unbound'
             view['binding:vif_details'] = {}
         view['binding:profile'] = profile
         return view

@@ -264,3 +264,42 @@ def test_tag_filters(client):
     shown = client.get(V + '/ports/' + ports['all']['id']).json()['port']
     assert 'tags-any' not in shown and shown['tags'] == ['blue', 'green', 'red']
     assert client.get(V + '/hosts', params={'tags': 'red'}).status_code == 400
+
+
+# -- binding:vnic_type -----------------------------------------------------------
+
+def test_vnic_types_are_neutrons_and_only_normal_binds(client, host, network):
+    response = client.post(V + '/ports', {'port': {'network_id': network['id'],
+                                                   'binding:vnic_type': 'sriov'}})
+    assert response.status_code == 400 and error_type(response) == 'HTTPBadRequest'
+    assert 'binding:vnic_type' in response.json()['NeutronError']['message']
+
+    bound = {'binding:host_id': host['name']}
+    direct = client.create('port', network_id=network['id'],
+                           **dict(bound, **{'binding:vnic_type': 'direct'}))
+    assert direct['binding:vnic_type'] == 'direct'
+    assert (direct['binding:vif_type'], direct['binding:vif_details'],
+            direct['binding:profile']) == ('binding_failed', {}, {})
+    unbound = client.create('port', network_id=network['id'],
+                            **{'binding:vnic_type': 'macvtap'})
+    assert unbound['binding:vif_type'] == 'unbound'
+
+    # A normal port on the host takes the VRF; the direct one never counts.
+    normal = client.create('port', network_id=network['id'], **bound)
+    assert normal['binding:vif_type'] == 'ovs'
+    assert client.get(port_url(direct)).json()['port']['binding:vif_type'] == \
+        'binding_failed'
+    vrf_ip = normal['binding:profile']['vrf_ip']
+    assert client.delete(port_url(normal)).status_code == 204
+    other = client.create('network', name='vnic-other')
+    assert client.create('port', network_id=other['id'], **bound)[
+        'binding:profile']['vrf_ip'] == vrf_ip      # released, though direct is there
+
+    # Becoming normal binds it; becoming direct again releases the VRF.
+    response = client.put(port_url(direct), {'port': {'binding:vnic_type': 'normal'}})
+    assert response.json()['port']['binding:vif_type'] == 'ovs'
+    vrf_ip = response.json()['port']['binding:profile']['vrf_ip']
+    client.put(port_url(direct), {'port': {'binding:vnic_type': 'baremetal'}})
+    third = client.create('network', name='vnic-third')
+    assert client.create('port', network_id=third['id'], **bound)[
+        'binding:profile']['vrf_ip'] == vrf_ip
