@@ -85,7 +85,9 @@ class Controller:
                         message="Attribute '%s' not allowed in POST" % name)
                 raise exc.HTTPBadRequest(
                     message='Cannot update read-only attribute %s' % name)
-            if (spec.get('admin_set_only') or spec.get('admin_only')) and not ctx.is_admin:
+            admin_set = (spec.get('admin_set_only') or spec.get('admin_only') or
+                         (allow == 'allow_put' and spec.get('admin_put_only')))
+            if admin_set and not ctx.is_admin:
                 raise exc.PolicyNotAuthorized(action='%s:%s' % (self.member, name))
 
     def _validate(self, name, value):

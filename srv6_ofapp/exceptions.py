@@ -124,6 +124,11 @@ class AgentInUse(Conflict):
                '(a dead agent is deleted).')
 
 
+class PortBound(Conflict):
+    message = ('Unable to complete operation on port %(port_id)s, port is already bound, '
+               'port type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.')
+
+
 class HostInUse(Conflict):
     message = 'Unable to complete operation on host %(host_id)s: %(reason)s.'
 

@@ -14,6 +14,8 @@ Per attribute:
   admin_only              neither shown to nor settable by non-admins
                           (Neutron's policy for binding:*)
   admin_set_only          shown to all, settable by admins only (shared)
+  admin_put_only          settable on create by its owner, changed by admins
+                          only (a port's mac_address)
 """
 
 import collections

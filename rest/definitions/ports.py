@@ -29,9 +29,10 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
     'description': base.DESCRIPTION,
     'network_id': base.NETWORK_ID,
     'admin_state_up': base.ADMIN_STATE_UP,
-    'mac_address': {'allow_post': True, 'allow_put': False, 'validate': v.mac_address,
+    # Changed only while the port is unplugged (the model's rule).
+    'mac_address': {'allow_post': True, 'allow_put': True, 'validate': v.mac_address,
                     'default': base.DEFERRED, 'is_visible': True, 'is_filter': True,
-                    'is_sort_key': True},
+                    'is_sort_key': True, 'admin_put_only': True},
     'fixed_ips': {'allow_post': True, 'allow_put': True,
                   'validate': v.list_of(_fixed_ip), 'default': base.DEFERRED,
                   'is_visible': True, 'is_filter': True},

@@ -36,6 +36,13 @@ def vif_type(port, allocation):
     return 'binding_failed' if port['binding:host_id'] else 'unbound'
 
 
+def allocation_of(txn, port):
+    """The VRF allocation the port is bound with, or None."""
+    host_name = bound_host(port)
+    return host_name and txn.get(VRFALLOCATIONS,
+                                 vrf_lib.allocation_key(host_name, port['network_id']))
+
+
 def bind(txn, port, strict=True):
     """Make sure the port's (host, network) VRF has a vrf_ip, and that a
     client-supplied binding:profile agrees with it (``strict``) or, when

@@ -70,10 +70,22 @@ class Ports(resource.Resource):
         if 'extra_dhcp_opts' in changes:
             new['extra_dhcp_opts'] = _merge_dhcp_opts(doc['extra_dhcp_opts'],
                                                       changes['extra_dhcp_opts'])
+        if new['mac_address'] != doc['mac_address']:
+            self._move_mac(txn, doc, new['mac_address'])
         if binding.bound_host(new) != binding.bound_host(doc):
             binding.unbind(txn, doc)
         binding.bind(txn, new)
         return new
+
+    def _move_mac(self, txn, port, mac):
+        """Neutron's ML2: a port's MAC changes only while it is unplugged."""
+        vif_type = binding.vif_type(port, binding.allocation_of(txn, port))
+        if vif_type not in ('unbound', 'binding_failed'):
+            raise exc.PortBound(port_id=port['id'], vif_type=vif_type,
+                                old_mac=port['mac_address'], new_mac=mac)
+        addresses.release_mac(txn, port['network_id'], port['mac_address'])
+        addresses.claim_mac(txn, port['network_id'], mac, port['id'],
+                            self.settings.base_mac, self.settings.rng)
 
     def delete(self, txn, doc):
         addresses.release_ips(txn, doc['fixed_ips'])

@@ -303,3 +303,35 @@ def test_vnic_types_are_neutrons_and_only_normal_binds(client, host, network):
     third = client.create('network', name='vnic-third')
     assert client.create('port', network_id=third['id'], **bound)[
         'binding:profile']['vrf_ip'] == vrf_ip
+
+
+# -- mac_address updates ---------------------------------------------------------
+
+def test_mac_address_changes_while_the_port_is_unplugged(client, host, network):
+    port = client.create('port', network_id=network['id'])
+    response = client.put(port_url(port), {'port': {'mac_address': 'FA:16:3E:00:AB:01'}})
+    assert response.status_code == 200, response.text
+    assert response.json()['port']['mac_address'] == 'fa:16:3e:00:ab:01'
+    # The old MAC is free again, the new one taken.
+    client.create('port', network_id=network['id'], mac_address=port['mac_address'])
+    taken = client.post(V + '/ports', {'port': {'network_id': network['id'],
+                                                'mac_address': 'fa:16:3e:00:ab:01'}})
+    assert taken.status_code == 409 and error_type(taken) == 'MacAddressInUse'
+
+    # binding_failed is unplugged too (Neutron's VIF_UNPLUGGED_TYPES).
+    nowhere = client.put(port_url(port), {'port': {'binding:host_id': 'hv-unknown',
+                                                   'mac_address': 'fa:16:3e:00:ab:02'}})
+    assert nowhere.json()['port']['binding:vif_type'] == 'binding_failed'
+    assert nowhere.json()['port']['mac_address'] == 'fa:16:3e:00:ab:02'
+
+    bound = client.put(port_url(port), {'port': {'binding:host_id': host['name']}})
+    assert bound.json()['port']['binding:vif_type'] == 'ovs'
+    response = client.put(port_url(port), {'port': {'mac_address': 'fa:16:3e:00:ab:03'}})
+    assert response.status_code == 409 and error_type(response) == 'PortBound'
+    assert 'port type: ovs' in response.json()['NeutronError']['message']
+    # Unbinding and changing it in one request: the port was bound (Neutron checks
+    # the binding it had).
+    response = client.put(port_url(port), {'port': {'binding:host_id': None,
+                                                    'mac_address': 'fa:16:3e:00:ab:03'}})
+    assert response.status_code == 409
+    assert client.get(port_url(port)).json()['port']['mac_address'] == 'fa:16:3e:00:ab:02'

@@ -114,6 +114,16 @@ def test_shared_network_is_usable_but_not_changeable_by_others(alice, bob, admin
     assert response.status_code == 409
 
 
+def test_a_mac_is_chosen_by_its_owner_and_changed_by_admins(alice, admin):
+    network = alice.create('network', name='macs')
+    port = alice.create('port', network_id=network['id'], mac_address='fa:16:3e:0a:0b:0c')
+    url = V + '/ports/' + port['id']
+    response = alice.put(url, {'port': {'mac_address': 'fa:16:3e:0a:0b:0d'}})
+    assert response.status_code == 403
+    assert response.json()['NeutronError']['type'] == 'PolicyNotAuthorized'
+    assert admin.put(url, {'port': {'mac_address': 'fa:16:3e:0a:0b:0d'}}).status_code == 200
+
+
 @pytest.fixture(scope='module')
 def keystone_server(tmp_path_factory):
     path = tmp_path_factory.mktemp('keystone') / 'state.db'
