@@ -16,6 +16,11 @@ from srv6_ofapp.model import filters as filter_lib
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import resource
 
+# neutron_lib.constants.ROUTER_INTERFACE_OWNERS
+ROUTER_INTERFACE_OWNERS = ('network:router_interface',
+                           'network:ha_router_replicated_interface',
+                           'network:router_interface_distributed')
+
 
 class Ports(resource.Resource):
 
@@ -53,7 +58,7 @@ class Ports(resource.Resource):
         requested = attrs.get('fixed_ips')
         doc['fixed_ips'] = (_allocate_any_ip(txn, network['id'], doc['id'])
                             if requested is None else
-                            _allocate_ips(txn, network['id'], doc['id'], requested))
+                            _allocate_ips(txn, network['id'], doc, requested))
         doc['extra_dhcp_opts'] = _merge_dhcp_opts([], attrs['extra_dhcp_opts'])
         binding.bind(txn, doc)
         txn.put(self.collection, doc['id'], doc)
@@ -65,8 +70,12 @@ class Ports(resource.Resource):
         if 'fixed_ips' in changes:
             kept, released, wanted = _match_fixed_ips(doc['fixed_ips'], changes['fixed_ips'])
             addresses.release_ips(txn, released)
-            new['fixed_ips'] = kept + _allocate_ips(txn, doc['network_id'], doc['id'],
-                                                    wanted, already=kept)
+            new['fixed_ips'] = kept + _allocate_ips(txn, doc['network_id'], new, wanted,
+                                                    already=kept)
+        if new['device_owner'] != doc['device_owner']:
+            for fixed_ip in new['fixed_ips']:
+                _check_gateway(txn.get('subnets', fixed_ip['subnet_id']),
+                               fixed_ip['ip_address'], new)
         if 'extra_dhcp_opts' in changes:
             new['extra_dhcp_opts'] = _merge_dhcp_opts(doc['extra_dhcp_opts'],
                                                       changes['extra_dhcp_opts'])
@@ -137,7 +146,7 @@ def _allocate_any_ip(txn, network_id, port_id):
     return []
 
 
-def _allocate_ips(txn, network_id, port_id, requested, already=()):
+def _allocate_ips(txn, network_id, port, requested, already=()):
     subnets = _subnets_oldest_first(txn, network_id)
     claimed = list(already)
     result = []
@@ -148,14 +157,22 @@ def _allocate_ips(txn, network_id, port_id, requested, already=()):
             ip = addresses.next_free_ip(txn, subnet)
             if ip is None:
                 raise exc.IpAddressGenerationFailure(net_id=network_id)
-        elif ip == subnet['gateway_ip']:
-            raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet['id'])
+        else:
+            _check_gateway(subnet, ip, port)
         if any(c['ip_address'] == ip and c['subnet_id'] == subnet['id'] for c in claimed):
             raise exc.InvalidInput(error_message='duplicate IP address %s in fixed_ips' % ip)
-        allocation = addresses.claim_ip(txn, subnet, ip, port_id)
+        allocation = addresses.claim_ip(txn, subnet, ip, port['id'])
         claimed.append(allocation)
         result.append(allocation)
     return result
+
+
+def _check_gateway(subnet, ip, port):
+    """The gateway address is the distributed gateway's on every host; a
+    router's interface, where Neutron puts it, is the one port that may
+    hold it."""
+    if ip == subnet['gateway_ip'] and port['device_owner'] not in ROUTER_INTERFACE_OWNERS:
+        raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet['id'])
 
 
 def _subnet_for(subnets, network_id, fixed_ip):

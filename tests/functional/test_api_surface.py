@@ -335,3 +335,35 @@ def test_mac_address_changes_while_the_port_is_unplugged(client, host, network):
                                                     'mac_address': 'fa:16:3e:00:ab:03'}})
     assert response.status_code == 409
     assert client.get(port_url(port)).json()['port']['mac_address'] == 'fa:16:3e:00:ab:02'
+
+
+# -- router interfaces on the gateway --------------------------------------------
+
+@pytest.mark.parametrize('owner', ['network:router_interface',
+                                   'network:router_interface_distributed'])
+def test_a_router_interface_may_take_the_gateway(client, owner):
+    network = client.create('network', name='router-' + owner)
+    subnet = client.create('subnet', network_id=network['id'], cidr='10.91.0.0/24')
+    gateway = [{'subnet_id': subnet['id'], 'ip_address': '10.91.0.1'}]
+    plain = client.post(V + '/ports', {'port': {'network_id': network['id'],
+                                                'fixed_ips': gateway}})
+    assert plain.status_code == 409 and error_type(plain) == 'IpAddressAlreadyAllocated'
+
+    router_port = client.create('port', network_id=network['id'], fixed_ips=gateway,
+                                device_owner=owner, device_id='router-1')
+    assert router_port['fixed_ips'] == gateway
+    again = client.post(V + '/ports', {'port': {'network_id': network['id'],
+                                                'fixed_ips': gateway,
+                                                'device_owner': owner}})
+    assert again.status_code == 409       # one interface holds it
+    # It stays a router's: the gateway cannot pass to a plain port.
+    response = client.put(port_url(router_port), {'port': {'device_owner': 'compute:nova'}})
+    assert response.status_code == 409 and error_type(response) == \
+        'IpAddressAlreadyAllocated'
+    assert client.delete(port_url(router_port)).status_code == 204
+    # A plain port becoming an interface may ask for it then.
+    port = client.create('port', network_id=network['id'])
+    response = client.put(port_url(port), {'port': {'device_owner': owner,
+                                                    'fixed_ips': gateway}})
+    assert response.status_code == 200, response.text
+    assert response.json()['port']['fixed_ips'] == gateway
