@@ -1,7 +1,7 @@
 """Stored documents -> API views.
 
 A view adds what is derived rather than stored: project_id beside
-tenant_id, tags on a document written before them, a network's subnet ids, a port's binding (the networking-sr
+tenant_id, tags and router:external on a document written before them, a network's subnet ids, a port's binding (the networking-sr
 binding:profile keys of its host's VRF, binding:vif_type and details).
 The lookups those need are read lazily, once per request, however many
 documents it shows.
@@ -9,6 +9,7 @@ documents it shows.
 
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import binding
+from srv6_ofapp.model import networks
 from srv6_ofapp.model import tags
 from topology import vrf as vrf_lib
 
@@ -61,7 +62,8 @@ class Views:
         return view
 
     def network(self, doc):
-        return dict(self.standard(doc), subnets=self.subnet_ids(doc['id']))
+        return dict(self.standard(doc), subnets=self.subnet_ids(doc['id']),
+                    **{'router:external': networks.is_external(doc)})
 
     def port(self, doc):
         view = self.standard(doc)

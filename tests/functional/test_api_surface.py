@@ -367,3 +367,27 @@ def test_a_router_interface_may_take_the_gateway(client, owner):
                                                     'fixed_ips': gateway}})
     assert response.status_code == 200, response.text
     assert response.json()['port']['fixed_ips'] == gateway
+
+
+# -- router:external -------------------------------------------------------------
+
+def test_external_networks_and_their_filter(client):
+    public = client.create('network', name='public', **{'router:external': True})
+    private = client.create('network', name='private')
+    assert (public['router:external'], private['router:external']) == (True, False)
+
+    def names(value):
+        found = client.get(V + '/networks', params={'router:external': value})
+        assert found.status_code == 200, found.text
+        return {n['name'] for n in found.json()['networks']}
+    assert 'public' in names('True') and 'private' not in names('True')
+    assert 'private' in names('false') and 'public' not in names('false')
+
+    response = client.put(V + '/networks/' + private['id'],
+                          {'network': {'router:external': True}})
+    assert response.status_code == 200 and response.json()['network']['router:external']
+    response = client.put(V + '/networks/' + private['id'],
+                          {'network': {'router:external': 'maybe'}})
+    assert response.status_code == 400
+    aliases = {e['alias'] for e in client.get(V + '/extensions').json()['extensions']}
+    assert 'external-net' in aliases
