@@ -68,7 +68,10 @@ class Plugin:
         handler = self._resource(ctx, collection)
 
         def txn_fn(txn):
-            docs = [handler.create(txn, ctx, dict(item)) for item in items]
+            # Tags are a standard attribute: every new document has them
+            # (a port's POST may bring some).
+            docs = [handler.create(txn, ctx, dict(item, tags=tag_lib.stored(
+                collection, item.get('tags', ())))) for item in items]
             views = Views(txn)
             return [handler.view(views, doc) for doc in docs]
         return self.store.transact(txn_fn)

@@ -12,7 +12,6 @@ import uuid
 
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import filters as filter_lib
-from srv6_ofapp.model import tags as tag_lib
 
 
 def utcnow():
@@ -106,13 +105,12 @@ class Resource:
             raise exc.PolicyNotAuthorized(action='create_%s:tenant_id' % self.collection)
         return project
 
-    def new_doc(self, attrs, project=None):
-        """``attrs`` with a new id and Neutron's standard attributes (tags
-        among them: a port's POST may bring some)."""
+    @staticmethod
+    def new_doc(attrs, project=None):
+        """``attrs`` with a new id and Neutron's standard attributes."""
         now = utcnow()
         doc = dict(attrs, id=str(uuid.uuid4()), created_at=now, updated_at=now,
-                   revision_number=0,
-                   tags=tag_lib.stored(self.collection, attrs.get('tags', ())))
+                   revision_number=0)
         if project is not None:
             doc['tenant_id'] = project
         return doc
