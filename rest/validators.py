@@ -37,14 +37,6 @@ def none_clears(check, empty):
     return check_or_clear
 
 
-def one_of(values):
-    def check(value):
-        if not isinstance(value, str) or value not in values:
-            raise ValueError('%s is not in %s' % (value, list(values)))
-        return value
-    return check
-
-
 def boolean(value):
     if isinstance(value, bool):
         return value
@@ -133,6 +125,17 @@ def ipv4_address_or_cidr(value):
     if isinstance(value, str) and '/' in value:
         return ipv4_cidr(value)
     return ipv4_address(value)
+
+
+def one_of(*values):
+    """One of ``values``, whatever its letter case (given as listed)."""
+    by_lower = {value.lower(): value for value in values}
+
+    def check(value):
+        if isinstance(value, str) and value.lower() in by_lower:
+            return by_lower[value.lower()]
+        raise ValueError("'%s' is not in %s" % (value, list(values)))
+    return check
 
 
 def list_of(check, unique=False, max_items=None):

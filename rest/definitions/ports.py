@@ -51,7 +51,7 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
                         'validate': v.none_clears(_binding_profile, {}), 'default': {},
                         'is_visible': True, 'admin_only': True},
     'binding:vnic_type': {'allow_post': True, 'allow_put': True,
-                          'validate': v.one_of(VNIC_TYPES), 'default': 'normal',
+                          'validate': v.one_of(*VNIC_TYPES), 'default': 'normal',
                           'is_visible': True, 'is_filter': True},
     'binding:vif_type': dict(base.READ_ONLY, admin_only=True),
     'binding:vif_details': dict(base.READ_ONLY, admin_only=True),

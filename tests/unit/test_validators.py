@@ -23,7 +23,7 @@ name = v.string(max_len=5)
 nullable_ip = v.nullable(v.ipv4_address)
 host_id = v.none_clears(v.string(), '')
 profile = v.none_clears(v.dict_of(allow_extra=True), {})
-colour = v.one_of(('red', 'blue'))
+colour = v.one_of('red', 'blue')
 
 # (validator, value, normalised result)
 VALID = [
@@ -86,6 +86,7 @@ VALID = [
     (profile, None, {}),
     (profile, {'k': 1}, {'k': 1}),
     (colour, 'blue', 'blue'),
+    (colour, 'BLUE', 'blue'),
     # list_of: items normalised
     (macs, [], []),
     (macs, ['FA:16:3E:00:00:01', 'fa:16:3e:00:00:02'],
@@ -202,7 +203,7 @@ INVALID = [
     (nullable_ip, '10.1', 'not a valid IPv4'),
     (host_id, 7, 'not a valid string'),
     (profile, [], 'not a dictionary'),
-    (colour, 'green', "green is not in ['red', 'blue']"),
+    (colour, 'green', "'green' is not in ['red', 'blue']"),
     (colour, ['red'], 'is not in'),
     # list_of
     (macs, 'fa:16:3e:00:00:01', 'is not a list'),
