@@ -5,6 +5,8 @@ Usable under any WSGI server; the launcher serves it with waitress.
 
 import json
 import logging
+import time
+import uuid
 
 import routes
 import webob
@@ -13,6 +15,7 @@ import webob.dec
 from rest import auth
 from rest import definitions
 from rest import resource
+from rest import tags
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp import metrics
 
@@ -20,6 +23,10 @@ LOG = logging.getLogger(__name__)
 
 API_VERSION = 'v2.0'
 MAX_BODY = 10 * 1024 * 1024
+# oslo.middleware's request_id: req-<uuid> on every response, and in the
+# WSGI environ under its key for whatever logs about the request.
+REQUEST_ID_HEADER = 'X-Openstack-Request-Id'
+REQUEST_ID_ENV = 'openstack.request_id'
 
 
 def _json_response(status, body):
@@ -34,6 +41,23 @@ def _json_response(status, body):
 def error_response(error):
     return _json_response(error.status, {'NeutronError': {
         'type': error.type, 'message': error.msg, 'detail': ''}})
+
+
+def _request_id(request):
+    return request.environ.get(REQUEST_ID_ENV, '-')
+
+
+def _traced(respond, request):
+    """``respond(request)`` with a request id on the response and one log
+    line for the request, as Neutron's WSGI server writes it."""
+    request_id = request.environ[REQUEST_ID_ENV] = 'req-' + str(uuid.uuid4())
+    started = time.monotonic()
+    response = respond(request)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    LOG.info('%s %s "%s %s" status: %d len: %d time: %.4f', request_id,
+             request.client_addr, request.method, request.path_qs, response.status_code,
+             response.content_length or 0, time.monotonic() - started)
+    return response
 
 
 class API:
@@ -65,17 +89,33 @@ class API:
                 path += '/{id:[^/]+?}'
             m.connect(path + '{fmt:(\\.json)?}', action=action,
                       conditions={'method': [method]})
+        self.tags = tags.Controller(plugin)
+        tagged = [definitions.PATHS[c] for c in self.controllers
+                  if 'tags' in definitions.RESOURCE_ATTRIBUTE_MAP[c]]
+        path = prefix + '/{collection_path:(%s)}/{id:[^/]+}/tags' % '|'.join(tagged)
+        for action, method, one in (('index', 'GET', False), ('create', 'POST', False),
+                                    ('update_all', 'PUT', False),
+                                    ('delete_all', 'DELETE', False),
+                                    ('show', 'GET', True), ('update', 'PUT', True),
+                                    ('delete', 'DELETE', True)):
+            m.connect(path + ('/{tag:[^/]+}' if one else ''), action='tags_' + action,
+                      conditions={'method': [method]})
 
     @webob.dec.wsgify
     def __call__(self, request):
+        return _traced(self._respond, request)
+
+    def _respond(self, request):
         try:
             return self._dispatch(request)
         except exc.NeutronException as error:
             if error.status >= 500:
-                LOG.error('%s %s: %s', request.method, request.path, error)
+                LOG.error('%s %s %s: %s', _request_id(request), request.method,
+                          request.path, error)
             return error_response(error)
         except Exception:
-            LOG.exception('%s %s failed', request.method, request.path)
+            LOG.exception('%s %s %s failed', _request_id(request), request.method,
+                          request.path)
             return error_response(exc.NeutronException(
                 'Request failed: internal server error while processing your request.'))
 
@@ -101,18 +141,28 @@ class API:
                 if ext.alias == match['alias']:
                     return _json_response(200, {'extension': _extension(ext)})
             raise exc.ExtensionNotFound(extension_alias=match['alias'])
-        controller = self.controllers[self.collection_of[match['collection_path']]]
+        collection = self.collection_of[match['collection_path']]
+        if action.startswith('tags_'):
+            tag = match.get('tag')
+            body = self._body(request) if action in ('tags_create', 'tags_update_all') \
+                else None
+            return _json_response(*self.tags.handle(
+                ctx, action[len('tags_'):], collection, match['id'],
+                None if tag is None else _path_text(tag), body, _if_revision(request)))
+        controller = self.controllers[collection]
         if action == 'index':
             url = request.host_url + request.path
             return _json_response(*controller.index(ctx, request.GET, url))
         if action == 'show':
             return _json_response(*controller.show(ctx, request.GET, match['id']))
         if action == 'delete':
-            return _json_response(*controller.delete(ctx, match['id']))
+            return _json_response(*controller.delete(ctx, match['id'],
+                                                     _if_revision(request)))
         body = self._body(request)
         if action == 'create':
             return _json_response(*controller.create(ctx, body))
-        return _json_response(*controller.update(ctx, body, match['id']))
+        return _json_response(*controller.update(ctx, body, match['id'],
+                                                 _if_revision(request)))
 
     @staticmethod
     def _body(request):
@@ -138,6 +188,32 @@ class API:
             for c in self.controllers]}
 
 
+def _path_text(value):
+    """A URL path segment as text: WSGI gives its bytes as latin-1."""
+    try:
+        return value.encode('latin-1').decode('utf-8')
+    except UnicodeError:
+        raise exc.HTTPBadRequest(message='The URL is not UTF-8')
+
+
+def _if_revision(request):
+    """The N of ``If-Match: revision_number=N`` (revision-if-match), or None
+    (neutron.api.api_common.check_request_for_revision_constraint)."""
+    revision = None
+    for etag in getattr(request.if_match, 'etags', ()):
+        if not etag.startswith('revision_number='):
+            continue
+        if revision is not None:
+            raise exc.BadRequest(resource='if-match',
+                                 msg='Multiple revision_number etags are not supported')
+        try:
+            revision = int(etag[len('revision_number='):])
+        except ValueError:
+            raise exc.BadRequest(resource='if-match', msg='Revision number etag must be '
+                                 'in the format of revision_number=<int>')
+    return revision
+
+
 def _extension(extension):
     return dict(extension._asdict(), updated='2026-11-01T00:00:00-00:00', links=[])
 
@@ -151,6 +227,10 @@ def _metrics_response():
 @webob.dec.wsgify
 def metrics_app(request):
     """What an agent serves: GET /metrics (Prometheus) and nothing else."""
+    return _traced(_metrics_only, request)
+
+
+def _metrics_only(request):
     if request.path_info != '/metrics':
         return error_response(exc.HTTPNotFound())
     if request.method != 'GET':

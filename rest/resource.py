@@ -55,13 +55,13 @@ class Controller:
         created = self.plugin.create(ctx, self.collection, [self._prepare_create(ctx, item)])
         return 201, {self.member: self._view(ctx, created[0])}
 
-    def update(self, ctx, body, id_):
+    def update(self, ctx, body, id_, if_revision=None):
         changes = self._prepare_update(ctx, self._member_body(body))
-        updated = self.plugin.update(ctx, self.collection, id_, changes)
+        updated = self.plugin.update(ctx, self.collection, id_, changes, if_revision)
         return 200, {self.member: self._view(ctx, updated)}
 
-    def delete(self, ctx, id_):
-        self.plugin.delete(ctx, self.collection, id_)
+    def delete(self, ctx, id_, if_revision=None):
+        self.plugin.delete(ctx, self.collection, id_, if_revision)
         return 204, None
 
     # -- bodies ------------------------------------------------------------
@@ -85,7 +85,9 @@ class Controller:
                         message="Attribute '%s' not allowed in POST" % name)
                 raise exc.HTTPBadRequest(
                     message='Cannot update read-only attribute %s' % name)
-            if (spec.get('admin_set_only') or spec.get('admin_only')) and not ctx.is_admin:
+            admin_set = (spec.get('admin_set_only') or spec.get('admin_only') or
+                         (allow == 'allow_put' and spec.get('admin_put_only')))
+            if admin_set and not ctx.is_admin:
                 raise exc.PolicyNotAuthorized(action='%s:%s' % (self.member, name))
 
     def _validate(self, name, value):

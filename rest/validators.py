@@ -5,6 +5,7 @@ A validator takes a value and returns it normalised, or raises
 "Invalid input for <attr>. Reason: <reason>." 400.
 """
 
+import copy
 import uuid
 
 import netaddr
@@ -26,6 +27,14 @@ def nullable(check):
     def nullable_check(value):
         return None if value is None else check(value)
     return nullable_check
+
+
+def none_clears(check, empty):
+    """Neutron's convention for attributes a client clears with null
+    (binding:host_id, binding:profile): None becomes ``empty``."""
+    def check_or_clear(value):
+        return copy.deepcopy(empty) if value is None else check(value)
+    return check_or_clear
 
 
 def boolean(value):
@@ -162,16 +171,6 @@ def list_of(check, unique=False, max_items=None):
                     raise ValueError("duplicate item '%s' in list" % (item,))
                 seen.append(item)
         return items
-    return check_list
-
-
-def nullable_list(check):
-    """A list of unique items; null is the empty list (Neutron's
-    convert_none_to_empty_list)."""
-    listed = list_of(check, unique=True)
-
-    def check_list(value):
-        return [] if value is None else listed(value)
     return check_list
 
 

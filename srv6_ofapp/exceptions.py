@@ -142,6 +142,10 @@ class SecurityGroupRuleNotFound(NotFound):
     message = 'Security group rule %(id)s does not exist'
 
 
+class TagNotFound(NotFound):
+    message = 'Tag %(tag)s could not be found.'
+
+
 class ExtensionNotFound(NotFound):
     message = 'Extension with alias %(extension_alias)s does not exist.'
 
@@ -197,6 +201,11 @@ class SecurityGroupRuleExists(Conflict):
     message = 'Security group rule already exists. Rule id is %(rule_id)s.'
 
 
+class PortBound(Conflict):
+    message = ('Unable to complete operation on port %(port_id)s, port is already bound, '
+               'port type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.')
+
+
 class HostInUse(Conflict):
     message = 'Unable to complete operation on host %(host_id)s: %(reason)s.'
 
@@ -247,6 +256,17 @@ class StoreConflict(Conflict):
 class AddressPairAndPortSecurityRequired(Conflict):
     message = ('Port Security must be enabled in order to have allowed '
                'address pairs on a port.')
+
+
+# 412
+class PreconditionFailed(NeutronException):
+    status = 412
+    message = 'Precondition failed.'
+
+
+class RevisionNumberConstraintFailed(PreconditionFailed):
+    """If-Match: revision_number=N and the resource is at another revision."""
+    message = 'Constrained to %(expected)s, but current revision is %(current)s'
 
 
 # 5xx

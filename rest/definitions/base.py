@@ -14,11 +14,14 @@ Per attribute:
   admin_only              neither shown to nor settable by non-admins
                           (Neutron's policy for binding:*)
   admin_set_only          shown to all, settable by admins only (shared)
+  admin_put_only          settable on create by its owner, changed by admins
+                          only (a port's mac_address)
 """
 
 import collections
 
 from rest import validators as v
+from srv6_ofapp.model import tags
 
 Extension = collections.namedtuple('Extension', 'alias name description')
 Extension.__doc__ = """An API extension as GET /v2.0/extensions lists it."""
@@ -48,9 +51,18 @@ STANDARD_ATTRIBUTES = {
     'updated_at': READ_ONLY_FILTER,
     'revision_number': READ_ONLY_FILTER,
 }
+# standard-attr-tag: a resource's tags change through its tags sub-resource
+# (rest/tags.py); the attribute shows them and the filters find them.
+TAG_LIST = v.list_of(v.string(tags.MAX_LEN), unique=True)
+TAGS = dict(READ_ONLY, is_filter=True)
+TAGGED = dict({'tags': TAGS}, **{name: {'allow_post': False, 'allow_put': False,
+                                       'is_visible': False, 'is_filter': True}
+                                for name in tags.FILTERS if name != 'tags'})
+# tag-ports-during-bulk-creation: a port's POST may bring its tags.
+TAGS_ON_CREATE = dict(TAGS, allow_post=True, validate=TAG_LIST, default=[])
 # What every resource a project owns starts with.
 PROJECT_RESOURCE = dict({'id': ID, 'tenant_id': PROJECT, 'project_id': PROJECT},
-                        **STANDARD_ATTRIBUTES)
+                        **STANDARD_ATTRIBUTES, **TAGGED)
 
 # Brought by networks and ports both (port_security_enabled).
 PORT_SECURITY = Extension('port-security', 'Port Security', 'Provides port security')
@@ -66,6 +78,12 @@ API_EXTENSIONS = (
               'will display the revision number of neutron resources.'),
     Extension('standard-attr-description', 'standard-attr-description', 'Extension to add '
               'descriptions to standard attributes'),
+    Extension('standard-attr-tag', 'Tag support for resources with standard attribute',
+              'Enables to set tag on resources with standard attribute.'),
+    Extension('tag-creation', 'Tag creation extension', 'Allow to create multiple tags '
+              'for a resource'),
+    Extension('revision-if-match', 'If-Match constraints based on revision_number',
+              'Extension indicating that If-Match based on revision_number is supported.'),
     Extension('filter-validation', 'Filter parameters validation', 'Provides validation '
               'on filter parameters.'),
     Extension('sorting', 'Sorting support', 'Enables sorting support.'),

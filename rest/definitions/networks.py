@@ -21,6 +21,10 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
     'port_security_enabled': {'allow_post': True, 'allow_put': True,
                               'validate': v.boolean, 'default': True,
                               'is_visible': True, 'is_filter': True},
+    # external-net: seen by every project; routers will take their gateways there.
+    'router:external': {'allow_post': True, 'allow_put': True, 'validate': v.boolean,
+                        'default': False, 'is_visible': True, 'is_filter': True,
+                        'admin_set_only': True},
 })
 
 EXTENSIONS = (
@@ -29,4 +33,6 @@ EXTENSIONS = (
     base.Extension('net-mtu-writable', 'Network MTU (writable)', 'Provides a writable MTU '
                    'attribute for a network resource.'),
     base.PORT_SECURITY,
+    base.Extension('external-net', 'Neutron external network', 'Adds external network '
+                   'attribute to network resource.'),
 )

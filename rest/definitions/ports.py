@@ -12,6 +12,11 @@ _address_pair = v.dict_of(required={'ip_address': v.ipv4_address_or_cidr},
 _dhcp_opt = v.dict_of(required={'opt_name': v.string(255)},
                       optional={'opt_value': v.nullable(v.string(255)),
                                 'ip_version': v.integer(4, 4)})
+# neutron_lib.api.definitions.portbindings.VNIC_TYPES (what the model binds
+# is srv6_ofapp/model/binding.py's)
+VNIC_TYPES = ('normal', 'direct', 'macvtap', 'baremetal', 'direct-physical',
+              'virtio-forwarder', 'smart-nic', 'vdpa', 'accelerator-direct',
+              'accelerator-direct-physical', 'remote-managed')
 # binding:profile is free-form, but the keys networking-sr defines are checked.
 _binding_profile = v.dict_of(optional={'segment_node_id': v.ipv6_address,
                                        'vrf': v.ifname,
@@ -24,9 +29,10 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
     'description': base.DESCRIPTION,
     'network_id': base.NETWORK_ID,
     'admin_state_up': base.ADMIN_STATE_UP,
-    'mac_address': {'allow_post': True, 'allow_put': False, 'validate': v.mac_address,
+    # Changed only while the port is unplugged (the model's rule).
+    'mac_address': {'allow_post': True, 'allow_put': True, 'validate': v.mac_address,
                     'default': base.DEFERRED, 'is_visible': True, 'is_filter': True,
-                    'is_sort_key': True},
+                    'is_sort_key': True, 'admin_put_only': True},
     'fixed_ips': {'allow_post': True, 'allow_put': True,
                   'validate': v.list_of(_fixed_ip), 'default': base.DEFERRED,
                   'is_visible': True, 'is_filter': True},
@@ -37,14 +43,15 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
                      'default': '', 'is_visible': True, 'is_filter': True,
                      'is_sort_key': True},
     'status': base.READ_ONLY_FILTER,
+    # null unbinds (Nova on every server delete and interface detach).
     'binding:host_id': {'allow_post': True, 'allow_put': True,
-                        'validate': v.string(255), 'default': '', 'is_visible': True,
-                        'is_filter': True, 'admin_only': True},
+                        'validate': v.none_clears(v.string(255), ''), 'default': '',
+                        'is_visible': True, 'is_filter': True, 'admin_only': True},
     'binding:profile': {'allow_post': True, 'allow_put': True,
-                        'validate': _binding_profile, 'default': {},
+                        'validate': v.none_clears(_binding_profile, {}), 'default': {},
                         'is_visible': True, 'admin_only': True},
     'binding:vnic_type': {'allow_post': True, 'allow_put': True,
-                          'validate': v.string(64), 'default': 'normal',
+                          'validate': v.one_of(*VNIC_TYPES), 'default': 'normal',
                           'is_visible': True, 'is_filter': True},
     'binding:vif_type': dict(base.READ_ONLY, admin_only=True),
     'binding:vif_details': dict(base.READ_ONLY, admin_only=True),
@@ -59,8 +66,9 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
                         'is_visible': True},
     # Absent: the project's default group; null is [] (Neutron converts it).
     'security_groups': {'allow_post': True, 'allow_put': True,
-                        'validate': v.nullable_list(v.uuid_str),
+                        'validate': v.none_clears(v.list_of(v.uuid_str, unique=True), []),
                         'default': base.DEFERRED, 'is_visible': True, 'is_filter': True},
+    'tags': base.TAGS_ON_CREATE,
 })
 
 EXTENSIONS = (
@@ -73,4 +81,6 @@ EXTENSIONS = (
     base.Extension('allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed '
                    'address pairs'),
     base.PORT_SECURITY,
+    base.Extension('tag-ports-during-bulk-creation', 'Tag Ports During Bulk Creation',
+                   'Allow to tag ports during bulk creation'),
 )

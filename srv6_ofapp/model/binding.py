@@ -3,6 +3,11 @@ VRF, which this module allocates when the first such port binds and
 releases when the last one leaves.  The VRF's key, name and vrf_ip rules are
 topology's; the binding:profile a bound port shows is made in views.
 
+This backend binds a VM's tap on the host's br-int: binding:vnic_type
+normal.  Neutron's other VNIC types (SR-IOV direct, macvtap, baremetal ...)
+need another mechanism; such a port asking for a host is binding_failed
+and holds no VRF.
+
 Store kind:
   vrfallocations  <host name>/<network_id>  -> {host, network_id, vrf, vrf_ip}
 """
@@ -12,13 +17,37 @@ from topology import naming
 from topology import vrf as vrf_lib
 
 VRFALLOCATIONS = 'vrfallocations'
+VNIC_TYPES_BOUND = ('normal',)
+
+
+def bound_host(port):
+    """The host whose VRF the port needs: its binding:host_id, when this
+    backend binds its VNIC type; else ''."""
+    if port.get('binding:vnic_type', 'normal') not in VNIC_TYPES_BOUND:
+        return ''
+    return port['binding:host_id']
+
+
+def vif_type(port, allocation):
+    """Neutron's binding:vif_type, given the VRF allocation of the port's
+    bound_host (None when it has none)."""
+    if allocation:
+        return 'ovs'
+    return 'binding_failed' if port['binding:host_id'] else 'unbound'
+
+
+def allocation_of(txn, port):
+    """The VRF allocation the port is bound with, or None."""
+    host_name = bound_host(port)
+    return host_name and txn.get(VRFALLOCATIONS,
+                                 vrf_lib.allocation_key(host_name, port['network_id']))
 
 
 def bind(txn, port, strict=True):
     """Make sure the port's (host, network) VRF has a vrf_ip, and that a
     client-supplied binding:profile agrees with it (``strict``) or, when
     the host has only just become known, give way to it."""
-    host_name = port['binding:host_id']
+    host_name = bound_host(port)
     host = host_name and _host_by_name(txn, host_name)
     if not host:
         return
@@ -36,12 +65,12 @@ def bind(txn, port, strict=True):
 
 def unbind(txn, port):
     """Release the (host, network) vrf_ip when the last port leaves."""
-    host_name = port['binding:host_id']
+    host_name = bound_host(port)
     if not host_name:
         return
     others = [p for p in txn.list('ports', where={'network_id': port['network_id'],
                                                   'binding:host_id': host_name})
-              if p['id'] != port['id']]
+              if p['id'] != port['id'] and bound_host(p)]
     if not others:
         txn.delete(VRFALLOCATIONS, vrf_lib.allocation_key(host_name, port['network_id']))
 

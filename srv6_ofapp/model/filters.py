@@ -11,10 +11,14 @@ one of the wanted values (``fixed_ips``: all of them), where
 - MAC addresses match whatever the letter case,
 - a list (a port's security_groups) matches when one of its items does,
 - ``fixed_ips`` takes ``ip_address=IP`` or ``subnet_id=ID`` and matches a
-  port holding such an address.
+  port holding such an address,
+- the tag filters take tags, comma-separated or repeated, and match a
+  resource that has all of them (``tags``), any (``tags-any``), not all
+  (``not-tags``) or none (``not-tags-any``), as neutron.objects.tag does.
 """
 
 from srv6_ofapp import exceptions as exc
+from srv6_ofapp.model import tags as tag_lib
 
 FIXED_IP_KEYS = ('ip_address', 'subnet_id')
 
@@ -46,6 +50,9 @@ def matches(view, filters):
         if name == 'fixed_ips':
             if not all(_fixed_ip_matches(value, w) for w in wanted):
                 return False
+        elif name in tag_lib.FILTERS:
+            if not _tags_match(name, view.get('tags') or (), wanted):
+                return False
         elif not any(_value_matches(value, w) for w in wanted):
             return False
     return True
@@ -61,6 +68,13 @@ def _value_matches(value, wanted):
     if isinstance(value, str) and ':' in value and len(value) == 17:  # a MAC
         return value == wanted.lower()
     return str(value) == wanted
+
+
+def _tags_match(name, tags, wanted):
+    wanted = {tag for value in wanted for tag in value.split(',')}
+    has_all, has_any = wanted <= set(tags), bool(wanted & set(tags))
+    return {'tags': has_all, 'tags-any': has_any, 'not-tags': not has_all,
+            'not-tags-any': not has_any}[name]
 
 
 def _fixed_ip_filter(wanted):

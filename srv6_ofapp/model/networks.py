@@ -1,4 +1,6 @@
-"""Networks: a project's L2 domain, maybe shared with every project.
+"""Networks: a project's L2 domain, maybe shared with every project, maybe
+external (router:external: every project sees it and its subnets, only a
+shared one takes their ports).
 
 A network's MTU is bounded by what fits the underlay once encapsulated;
 unsharing it is refused while other projects' ports use it; deleting it is
@@ -13,8 +15,17 @@ from srv6_ofapp.model import resource
 SRV6_ENCAP_OVERHEAD = 64
 
 
+def is_external(network):
+    return network.get('router:external', False)  # not on networks written before it
+
+
+def seen_by_all(network):
+    """Neutron's rule:shared or rule:external."""
+    return network['shared'] or is_external(network)
+
+
 def visible_to(ctx, network):
-    return ctx.is_admin or network['tenant_id'] == ctx.project_id or network['shared']
+    return ctx.is_admin or network['tenant_id'] == ctx.project_id or seen_by_all(network)
 
 
 def parent_network(txn, ctx, network_id, collection, owner_only):
@@ -24,7 +35,8 @@ def parent_network(txn, ctx, network_id, collection, owner_only):
     network = txn.get('networks', network_id)
     if network is None or not visible_to(ctx, network):
         raise exc.NetworkNotFound(net_id=network_id)
-    if owner_only and not ctx.is_admin and network['tenant_id'] != ctx.project_id:
+    if (not ctx.is_admin and network['tenant_id'] != ctx.project_id and
+            (owner_only or not network['shared'])):
         raise exc.PolicyNotAuthorized(action='create_%s:network_id' % collection)
     return network
 
@@ -41,7 +53,7 @@ class Networks(resource.Resource):
         return visible_to(ctx, doc)
 
     def caller_where(self, ctx):
-        return {}  # other projects' shared networks are visible too
+        return {}  # other projects' shared and external networks are visible too
 
     def view(self, views, doc):
         return views.network(doc)

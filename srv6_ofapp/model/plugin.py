@@ -18,6 +18,7 @@ import collections
 import copy
 import random
 
+from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import filters as filter_lib
 from srv6_ofapp.model import hosts
@@ -27,6 +28,7 @@ from srv6_ofapp.model import resource
 from srv6_ofapp.model import security_groups
 from srv6_ofapp.model import srv6_encap_networks
 from srv6_ofapp.model import subnets
+from srv6_ofapp.model import tags as tag_lib
 from srv6_ofapp.model.context import Context  # noqa: F401  (callers make one per request)
 from srv6_ofapp.model.views import Views
 
@@ -69,7 +71,10 @@ class Plugin:
         handler = self._resource(ctx, collection)
 
         def txn_fn(txn):
-            docs = [handler.create(txn, ctx, dict(item)) for item in items]
+            # Tags are a standard attribute: every new document has them
+            # (a port's POST may bring some).
+            docs = [handler.create(txn, ctx, dict(item, tags=tag_lib.stored(
+                collection, item.get('tags', ())))) for item in items]
             views = Views(txn)
             return [handler.view(views, doc) for doc in docs]
         return self.store.transact(txn_fn)
@@ -96,28 +101,57 @@ class Plugin:
             return handler.view(Views(txn), handler.get_visible(txn, ctx, id_))
         return self.store.read(txn_fn)
 
-    def update(self, ctx, collection, id_, changes):
+    def update(self, ctx, collection, id_, changes, if_revision=None):
+        """Apply ``changes``; with ``if_revision``, only to that revision
+        (Neutron's If-Match: revision_number=N)."""
+        handler = self._resource(ctx, collection)
+        return self._write(ctx, handler, id_, if_revision,
+                           lambda txn, doc: handler.update(txn, ctx, copy.deepcopy(doc),
+                                                           changes))
+
+    def delete(self, ctx, collection, id_, if_revision=None):
         handler = self._resource(ctx, collection)
 
         def txn_fn(txn):
-            doc = handler.get_visible(txn, ctx, id_)
-            handler.check_owner(ctx, doc)
-            new = handler.update(txn, ctx, copy.deepcopy(doc), changes)
-            if new != doc:
-                _put_next_revision(txn, collection, doc, new)
-            return handler.view(Views(txn), new)
-        return self.store.transact(txn_fn)
-
-    def delete(self, ctx, collection, id_):
-        handler = self._resource(ctx, collection)
-
-        def txn_fn(txn):
-            doc = handler.get_visible(txn, ctx, id_)
-            handler.check_owner(ctx, doc)
+            doc = self._changeable(txn, ctx, handler, id_, if_revision)
             handler.check_delete(ctx, doc)
             handler.delete(txn, doc)
             txn.delete(collection, id_)
         self.store.transact(txn_fn)
+
+    def get_tags(self, ctx, collection, id_):
+        return self.get(ctx, collection, id_)['tags']
+
+    def change_tags(self, ctx, collection, id_, change, if_revision=None):
+        """Give the resource the tags ``change(its tags)`` (a tags.* change),
+        as its next revision when they differ; returns them."""
+        handler = self._resource(ctx, collection)
+
+        def new_doc(txn, doc):
+            new = tag_lib.stored(collection, change(tag_lib.of(doc)))
+            return doc if new == tag_lib.of(doc) else dict(doc, tags=new)
+        return self._write(ctx, handler, id_, if_revision, new_doc)['tags']
+
+    def _write(self, ctx, handler, id_, if_revision, new_doc):
+        """Store ``new_doc(txn, doc)`` as the next revision of the document
+        when it differs; returns its view."""
+        def txn_fn(txn):
+            doc = self._changeable(txn, ctx, handler, id_, if_revision)
+            new = new_doc(txn, doc)
+            if new != doc:
+                _put_next_revision(txn, handler.collection, doc, new)
+            return handler.view(Views(txn), new)
+        return self.store.transact(txn_fn)
+
+    @staticmethod
+    def _changeable(txn, ctx, handler, id_, if_revision):
+        """The document the caller may change, at ``if_revision`` if given."""
+        doc = handler.get_visible(txn, ctx, id_)
+        handler.check_owner(ctx, doc)
+        if if_revision is not None and doc['revision_number'] != if_revision:
+            raise exc.RevisionNumberConstraintFailed(expected=if_revision,
+                                                     current=doc['revision_number'])
+        return doc
 
     def report_agent(self, host, configurations, started_at, lease):
         """An agent's periodic report: alive (on ``lease``), with these

@@ -17,6 +17,11 @@ from srv6_ofapp.model import networks
 from srv6_ofapp.model import resource
 from srv6_ofapp.model import security_groups
 
+# neutron_lib.constants.ROUTER_INTERFACE_OWNERS
+ROUTER_INTERFACE_OWNERS = ('network:router_interface',
+                           'network:ha_router_replicated_interface',
+                           'network:router_interface_distributed')
+
 
 class Ports(resource.Resource):
 
@@ -54,7 +59,7 @@ class Ports(resource.Resource):
         requested = attrs.get('fixed_ips')
         doc['fixed_ips'] = (_allocate_any_ip(txn, network['id'], doc['id'])
                             if requested is None else
-                            _allocate_ips(txn, network['id'], doc['id'], requested))
+                            _allocate_ips(txn, network['id'], doc, requested))
         doc['extra_dhcp_opts'] = _merge_dhcp_opts([], attrs['extra_dhcp_opts'])
         doc['security_groups'] = security_groups.port_groups(txn, ctx, doc,
                                                              attrs.get('security_groups'))
@@ -68,18 +73,34 @@ class Ports(resource.Resource):
         if 'fixed_ips' in changes:
             kept, released, wanted = _match_fixed_ips(doc['fixed_ips'], changes['fixed_ips'])
             addresses.release_ips(txn, released)
-            new['fixed_ips'] = kept + _allocate_ips(txn, doc['network_id'], doc['id'],
-                                                    wanted, already=kept)
+            new['fixed_ips'] = kept + _allocate_ips(txn, doc['network_id'], new, wanted,
+                                                    already=kept)
+        if new['device_owner'] != doc['device_owner']:
+            for fixed_ip in new['fixed_ips']:
+                _check_gateway(txn.get('subnets', fixed_ip['subnet_id']),
+                               fixed_ip['ip_address'], new)
         if 'extra_dhcp_opts' in changes:
             new['extra_dhcp_opts'] = _merge_dhcp_opts(doc['extra_dhcp_opts'],
                                                       changes['extra_dhcp_opts'])
         if 'security_groups' in changes or 'port_security_enabled' in changes:
             new['security_groups'] = security_groups.port_groups(
                 txn, ctx, new, changes.get('security_groups', new['security_groups']))
-        if new['binding:host_id'] != doc['binding:host_id']:
+        if new['mac_address'] != doc['mac_address']:
+            self._move_mac(txn, doc, new['mac_address'])
+        if binding.bound_host(new) != binding.bound_host(doc):
             binding.unbind(txn, doc)
         binding.bind(txn, new)
         return new
+
+    def _move_mac(self, txn, port, mac):
+        """Neutron's ML2: a port's MAC changes only while it is unplugged."""
+        vif_type = binding.vif_type(port, binding.allocation_of(txn, port))
+        if vif_type not in ('unbound', 'binding_failed'):
+            raise exc.PortBound(port_id=port['id'], vif_type=vif_type,
+                                old_mac=port['mac_address'], new_mac=mac)
+        addresses.release_mac(txn, port['network_id'], port['mac_address'])
+        addresses.claim_mac(txn, port['network_id'], mac, port['id'],
+                            self.settings.base_mac, self.settings.rng)
 
     def delete(self, txn, doc):
         addresses.release_ips(txn, doc['fixed_ips'])
@@ -131,7 +152,7 @@ def _allocate_any_ip(txn, network_id, port_id):
     return []
 
 
-def _allocate_ips(txn, network_id, port_id, requested, already=()):
+def _allocate_ips(txn, network_id, port, requested, already=()):
     subnets = _subnets_oldest_first(txn, network_id)
     claimed = list(already)
     result = []
@@ -142,14 +163,22 @@ def _allocate_ips(txn, network_id, port_id, requested, already=()):
             ip = addresses.next_free_ip(txn, subnet)
             if ip is None:
                 raise exc.IpAddressGenerationFailure(net_id=network_id)
-        elif ip == subnet['gateway_ip']:
-            raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet['id'])
+        else:
+            _check_gateway(subnet, ip, port)
         if any(c['ip_address'] == ip and c['subnet_id'] == subnet['id'] for c in claimed):
             raise exc.InvalidInput(error_message='duplicate IP address %s in fixed_ips' % ip)
-        allocation = addresses.claim_ip(txn, subnet, ip, port_id)
+        allocation = addresses.claim_ip(txn, subnet, ip, port['id'])
         claimed.append(allocation)
         result.append(allocation)
     return result
+
+
+def _check_gateway(subnet, ip, port):
+    """The gateway address is the distributed gateway's on every host; a
+    router's interface, where Neutron puts it, is the one port that may
+    hold it."""
+    if ip == subnet['gateway_ip'] and port['device_owner'] not in ROUTER_INTERFACE_OWNERS:
+        raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet['id'])
 
 
 def _subnet_for(subnets, network_id, fixed_ip):

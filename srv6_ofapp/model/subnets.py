@@ -46,10 +46,10 @@ class Subnets(resource.Resource):
         if super().visible(txn, ctx, doc):
             return True
         network = txn.get('networks', doc['network_id'])
-        return bool(network and network['shared'])
+        return bool(network and networks.seen_by_all(network))
 
     def caller_where(self, ctx):
-        return {}  # the subnets of other projects' shared networks are visible too
+        return {}  # the subnets of other projects' shared or external networks too
 
     def create(self, txn, ctx, attrs):
         network = networks.parent_network(txn, ctx, attrs['network_id'], self.collection,

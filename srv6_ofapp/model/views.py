@@ -1,7 +1,7 @@
 """Stored documents -> API views.
 
 A view adds what is derived rather than stored: project_id beside
-tenant_id, a network's subnet ids, a port's binding (the networking-sr
+tenant_id, tags and router:external on a document written before them, a network's subnet ids, a port's binding (the networking-sr
 binding:profile keys of its host's VRF, binding:vif_type and details).
 The lookups those need are read lazily, once per request, however many
 documents it shows.
@@ -9,6 +9,8 @@ documents it shows.
 
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import binding
+from srv6_ofapp.model import networks
+from srv6_ofapp.model import tags
 from topology import vrf as vrf_lib
 
 
@@ -64,25 +66,26 @@ class Views:
 
     @staticmethod
     def standard(doc):
+        view = dict(doc, tags=tags.of(doc))
         if 'tenant_id' in doc:
-            return dict(doc, project_id=doc['tenant_id'])
-        return dict(doc)
+            view['project_id'] = doc['tenant_id']
+        return view
 
     def network(self, doc):
-        return dict(self.standard(doc), subnets=self.subnet_ids(doc['id']))
+        return dict(self.standard(doc), subnets=self.subnet_ids(doc['id']),
+                    **{'router:external': networks.is_external(doc)})
 
     def port(self, doc):
         view = self.standard(doc)
         profile = dict(doc['binding:profile'])
-        host_name = doc['binding:host_id']
+        host_name = binding.bound_host(doc)
         host = self.hosts.get(host_name) if host_name else None
         allocation = host and self.vrf_allocation(host_name, doc['network_id'])
+        view['binding:vif_type'] = binding.vif_type(doc, allocation)
         if allocation:
             profile.update(vrf_lib.binding_profile(host, allocation))
-            view['binding:vif_type'] = 'ovs'
             view['binding:vif_details'] = {'port_filter': True, 'bridge_name': host['bridge']}
         else:
-            view['binding:vif_type'] = 'binding_failed' if host_name else 'unbound'
             view['binding:vif_details'] = {}
         view['binding:profile'] = profile
         return view

@@ -388,8 +388,8 @@ def _bad_requests(ids):
         ('profile disagrees with the host', 'POST', '/ports', {'port': {
             'network_id': ids['net'], 'binding:host_id': 'hv-bad',
             'binding:profile': {'vrf_ip': '169.254.99.99'}}}, 400, 'InvalidInput'),
-        ('update read-only mac', 'PUT', '/ports/' + ids['port'], {'port': {
-            'mac_address': 'fa:16:3e:00:00:01'}}, 400, 'HTTPBadRequest'),
+        ('update to a mac in use', 'PUT', '/ports/' + ids['port2'], {'port': {
+            'mac_address': ids['mac']}}, 409, 'MacAddressInUse'),
         ('update network_id', 'PUT', '/ports/' + ids['port'], {'port': {
             'network_id': ids['net']}}, 400, 'HTTPBadRequest'),
         ('update unknown attribute', 'PUT', '/ports/' + ids['port'], {'port': {

@@ -255,3 +255,36 @@ def test_binding_profile_from_host(request, conn, cleanup, network, subnet):
     assert conn.network.get_port(port.id).binding_profile == profile
     assert {p.id for p in conn.network.ports(binding_host_id='compute1')} == \
         {early.id, port.id}
+
+
+def test_if_revision_updates_and_deletes_only_that_revision(conn, cleanup, network):
+    revision = conn.network.get_network(network.id).revision_number
+    with pytest.raises(sdk_exc.PreconditionFailedException) as stale:
+        conn.network.update_network(network, name=unique('stale'), if_revision=revision - 1)
+    assert stale.value.status_code == 412
+    assert 'current revision is %d' % revision in stale.value.details
+    updated = conn.network.update_network(network, name=unique('fresh'),
+                                          if_revision=revision)
+    assert updated.revision_number == revision + 1
+    # By id: the SDK sends a Resource's header only when it changed.
+    with pytest.raises(sdk_exc.PreconditionFailedException):
+        conn.network.delete_network(network.id, if_revision=revision)
+    conn.network.delete_network(network.id, if_revision=revision + 1)
+    with pytest.raises(sdk_exc.NotFoundException):
+        conn.network.get_network(network.id)
+
+
+def test_tags(conn, cleanup, network):
+    conn.network.set_tags(network, ['red', 'blue'])
+    assert sorted(conn.network.get_network(network.id).tags) == ['blue', 'red']
+    conn.network.add_tag(network, 'green')
+    conn.network.remove_tag(network, 'red')
+    assert conn.network.get_network(network.id).tags == ['blue', 'green']
+    with pytest.raises(sdk_exc.NotFoundException):
+        conn.network.remove_tag(network, 'red')
+    assert [n.id for n in conn.network.networks(tags='blue,green')] == [network.id]
+    assert [n.id for n in conn.network.networks(any_tags='red,green')] == [network.id]
+    assert network.id not in {n.id for n in conn.network.networks(not_any_tags='green')}
+    port = create_port(conn, cleanup, network_id=network.id, tags=['web'])
+    assert port.tags == ['web']
+    assert [p.id for p in conn.network.ports(tags='web')] == [port.id]

@@ -114,6 +114,37 @@ def test_shared_network_is_usable_but_not_changeable_by_others(alice, bob, admin
     assert response.status_code == 409
 
 
+def test_a_mac_is_chosen_by_its_owner_and_changed_by_admins(alice, admin):
+    network = alice.create('network', name='macs')
+    port = alice.create('port', network_id=network['id'], mac_address='fa:16:3e:0a:0b:0c')
+    url = V + '/ports/' + port['id']
+    response = alice.put(url, {'port': {'mac_address': 'fa:16:3e:0a:0b:0d'}})
+    assert response.status_code == 403
+    assert response.json()['NeutronError']['type'] == 'PolicyNotAuthorized'
+    assert admin.put(url, {'port': {'mac_address': 'fa:16:3e:0a:0b:0d'}}).status_code == 200
+
+
+def test_an_external_network_is_seen_by_all_and_used_by_its_owner(alice, bob, admin):
+    assert alice.post(V + '/networks', {'network': {
+        'router:external': True}}).status_code == 403
+    network = admin.post(V + '/networks', {'network': {'name': 'public',
+                                                       'router:external': True}},
+                         headers={'X-Project-Id': 'project-ops'}).json()['network']
+    subnet = admin.create('subnet', network_id=network['id'], cidr='172.24.4.0/24')
+    # Neutron's rule:external and rule:external_network: every project reads them.
+    assert bob.get(V + '/networks/' + network['id']).status_code == 200
+    assert bob.get(V + '/subnets/' + subnet['id']).status_code == 200
+    assert network['id'] in [n['id'] for n in bob.get(V + '/networks', params={
+        'router:external': 'True'}).json()['networks']]
+    # ... but only the shared rule lets others put ports there, and none may change it.
+    for response in (bob.post(V + '/ports', {'port': {'network_id': network['id']}}),
+                     bob.put(V + '/networks/' + network['id'],
+                             {'network': {'name': 'mine'}}),
+                     bob.put(V + '/networks/' + network['id'] + '/tags/mine', None)):
+        assert response.status_code == 403, response.text
+    assert bob.get(V + '/networks/' + network['id'] + '/tags').json() == {'tags': []}
+
+
 @pytest.fixture(scope='module')
 def keystone_server(tmp_path_factory):
     path = tmp_path_factory.mktemp('keystone') / 'state.db'

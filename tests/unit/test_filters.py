@@ -40,6 +40,21 @@ def test_fixed_ips_wants_every_form_given():
     assert not filters.matches({'fixed_ips': []}, {'fixed_ips': ['subnet_id=s1']})
 
 
+@pytest.mark.parametrize('name,wanted,red,red_blue,none', [
+    ('tags', ['red'], True, True, False),
+    ('tags', ['red,blue'], False, True, False),
+    ('tags', ['red', 'blue'], False, True, False),
+    ('tags-any', ['red,green'], True, True, False),
+    ('not-tags', ['red,blue'], True, False, True),
+    ('not-tags-any', ['blue', 'green'], True, False, True),
+])
+def test_tag_filters(name, wanted, red, red_blue, none):
+    """neutron.objects.tag: all, any, not all, none of the tags; a comma
+    separates tags as repeating the parameter does."""
+    for tags, expected in ((['red'], red), (['blue', 'red'], red_blue), ([], none)):
+        assert filters.matches({'tags': tags}, {name: wanted}) is expected, tags
+
+
 @pytest.mark.parametrize('bad', ['10.0.0.2', 'mac_address=fa:16:3e:00:00:01', 'ip_address'])
 def test_a_malformed_fixed_ips_filter_is_refused_up_front(bad):
     with pytest.raises(exc.HTTPBadRequest):

@@ -21,6 +21,9 @@ pair = v.dict_of(required={'ip_address': v.ipv4_address_or_cidr},
 open_dict = v.dict_of(optional={'a': v.boolean}, allow_extra=True)
 name = v.string(max_len=5)
 nullable_ip = v.nullable(v.ipv4_address)
+host_id = v.none_clears(v.string(), '')
+profile = v.none_clears(v.dict_of(allow_extra=True), {})
+colour = v.one_of('red', 'blue')
 
 # (validator, value, normalised result)
 VALID = [
@@ -77,6 +80,13 @@ VALID = [
     # nullable
     (nullable_ip, None, None),
     (nullable_ip, '10.0.0.1', '10.0.0.1'),
+    # none_clears: null is the empty value (binding:host_id, binding:profile)
+    (host_id, None, ''),
+    (host_id, 'compute1', 'compute1'),
+    (profile, None, {}),
+    (profile, {'k': 1}, {'k': 1}),
+    (colour, 'blue', 'blue'),
+    (colour, 'BLUE', 'blue'),
     # list_of: items normalised
     (macs, [], []),
     (macs, ['FA:16:3E:00:00:01', 'fa:16:3e:00:00:02'],
@@ -189,6 +199,10 @@ INVALID = [
     (name, None, 'not a valid string'),
     # nullable still validates non-null values
     (nullable_ip, '10.1', 'not a valid IPv4'),
+    (host_id, 7, 'not a valid string'),
+    (profile, [], 'not a dictionary'),
+    (colour, 'green', "'green' is not in ['red', 'blue']"),
+    (colour, ['red'], 'is not in'),
     # list_of
     (macs, 'fa:16:3e:00:00:01', 'is not a list'),
     (macs, None, 'is not a list'),
@@ -266,6 +280,12 @@ def test_list_of_returns_a_new_list():
     result = macs(value)
     assert value == ['FA:16:3E:00:00:01']
     assert result == ['fa:16:3e:00:00:01']
+
+
+def test_none_clears_gives_a_fresh_empty_value():
+    first = profile(None)
+    first['k'] = 1
+    assert profile(None) == {}
 
 
 def test_dict_of_accepts_required_as_pairs():

@@ -1,0 +1,167 @@
+"""The real ``openstack`` CLI (python-openstackclient) against a running
+srv6-ofapp without Keystone, as the README tells an operator to use it:
+an operator's session (networks, an external one, a subnet, ports with
+binding options and tags, security groups and rules, unbinding with
+``port unset --host``, a MAC
+change, a VNIC type this backend cannot bind, a refused create that leaves
+nothing behind), every answer read with ``-f json``; and each documented
+way of pointing the CLI at the API.  Each command is a process (2-3 s),
+so the session is one test and checks in between go through plain REST."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import Client
+from tests.server import ROOT, Server
+
+V = '/v2.0'
+OPENSTACK = os.path.join(os.path.dirname(sys.executable), 'openstack')
+HOST = {'name': 'cli-compute1', 'datapath_id': '00000000000000c1',
+        'segment_node_id': 'fd00:0:0:c1::', 'underlay_ip': 'fd00::c1'}
+
+
+def clean_env(**settings):
+    """This environment without the caller's OS_* settings, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    env.update(settings)
+    return env
+
+
+def openstack(args, env, check=True):
+    result = subprocess.run([OPENSTACK] + list(args), capture_output=True, text=True,
+                            timeout=60, cwd=ROOT, env=env)
+    if check:
+        assert result.returncode == 0, (args, result.stderr)
+    return result
+
+
+class Cli:
+    """``openstack`` with OS_AUTH_TYPE=none and OS_ENDPOINT set."""
+
+    def __init__(self, url):
+        self.env = clean_env(OS_AUTH_TYPE='none', OS_ENDPOINT=url + '/')
+
+    def run(self, *args, check=True):
+        return openstack(args, self.env, check)
+
+    def json(self, *args):
+        return json.loads(self.run(*args, '-f', 'json').stdout)
+
+
+@pytest.fixture(scope='module')
+def cli(server):
+    return Cli(server.url)
+
+
+def names(rows):
+    return sorted(row['Name'] for row in rows)
+
+
+def test_an_operator_session(cli, client):
+    client.create('host', **HOST)
+
+    web = cli.json('network', 'create', 'web', '--tag', 'red')
+    assert (web['name'], web['tags'], web['router:external']) == ('web', ['red'], False)
+    public = cli.json('network', 'create', 'public', '--external')
+    assert public['router:external'] is True
+    assert names(cli.json('network', 'list', '--external')) == ['public']
+    assert names(cli.json('network', 'list', '--internal')) == ['web']
+
+    subnet = cli.json('subnet', 'create', 'web-sub', '--network', 'web',
+                      '--subnet-range', '10.0.0.0/24', '--dns-nameserver', '10.0.0.53')
+    assert (subnet['gateway_ip'], subnet['dns_nameservers']) == ('10.0.0.1', ['10.0.0.53'])
+
+    vm1 = cli.json('port', 'create', 'vm1', '--network', 'web', '--host', HOST['name'],
+                   '--vnic-type', 'normal', '--binding-profile', 'pci_slot=0000:05:00.1',
+                   '--tag', 'blue', '--tag', 'green')
+    assert (vm1['binding_host_id'], vm1['binding_vif_type'], vm1['binding_vnic_type']) == \
+        (HOST['name'], 'ovs', 'normal')
+    profile = vm1['binding_profile']
+    assert profile['pci_slot'] == '0000:05:00.1'
+    assert profile['segment_node_id'] == HOST['segment_node_id'] and profile['vrf_ip']
+    assert sorted(vm1['tags']) == ['blue', 'green']
+    assert vm1['fixed_ips'] == [{'subnet_id': subnet['id'], 'ip_address': '10.0.0.2'}]
+
+    assert names(cli.json('port', 'list', '--tags', 'blue,green')) == ['vm1']
+    cli.run('port', 'unset', '--tag', 'green', 'vm1')
+
+    # Security groups: the port has its project's default group; add a
+    # group with a rule and take it back.
+    [default] = cli.json('security', 'group', 'list')
+    assert (default['Name'], vm1['security_group_ids']) == ('default', [default['ID']])
+    group = cli.json('security', 'group', 'create', 'web-sg', '--description', 'web')
+    rule = cli.json('security', 'group', 'rule', 'create', 'web-sg', '--ingress',
+                    '--protocol', 'tcp', '--dst-port', '8080:8081',
+                    '--remote-ip', '192.168.0.0/16')
+    assert (rule['port_range_min'], rule['port_range_max'], rule['remote_ip_prefix']) == \
+        (8080, 8081, '192.168.0.0/16')
+    from_members = cli.json('security', 'group', 'rule', 'create', 'web-sg', '--ingress',
+                            '--protocol', 'icmp', '--remote-group', 'default')
+    assert from_members['remote_group_id'] == default['ID']
+    listed = cli.json('security', 'group', 'rule', 'list', 'web-sg')
+    assert len(listed) == 4  # the two egress rules every new group has, and ours
+    cli.run('port', 'set', '--security-group', 'web-sg', 'vm1')
+    shown = client.get(V + '/ports/' + vm1['id']).json()['port']
+    assert shown['security_groups'] == [default['ID'], group['id']]
+    in_use = cli.run('security', 'group', 'delete', 'web-sg', check=False)
+    assert in_use.returncode == 1 and 'in use' in in_use.stderr, in_use.stderr
+    cli.run('port', 'unset', '--security-group', 'web-sg', 'vm1')
+    cli.run('security', 'group', 'rule', 'delete', rule['id'])
+    cli.run('security', 'group', 'delete', 'web-sg')
+    assert [g['name'] for g in client.get(V + '/security-groups').json()[
+        'security_groups']] == ['default']
+
+    # Unbinding, as Nova does when a server goes: the VRF goes with its last port.
+    cli.run('port', 'unset', '--host', 'vm1')
+    shown = client.get(V + '/ports/' + vm1['id']).json()['port']
+    assert (shown['binding:host_id'], shown['binding:vif_type']) == ('', 'unbound')
+    assert shown['binding:profile'] == {'pci_slot': '0000:05:00.1'}
+    gateway = cli.json('port', 'create', 'public-1', '--network', 'public',
+                       '--host', HOST['name'])
+    assert gateway['binding_profile']['vrf_ip'] == profile['vrf_ip']
+
+    # Unplugged, its MAC may change.
+    cli.run('port', 'set', '--mac-address', 'fa:16:3e:0c:11:01', 'vm1')
+    vm1 = client.get(V + '/ports/' + vm1['id']).json()['port']
+    assert (vm1['mac_address'], vm1['tags']) == ('fa:16:3e:0c:11:01', ['blue'])
+
+    sriov = cli.json('port', 'create', 'sriov', '--network', 'web', '--host', HOST['name'],
+                     '--vnic-type', 'direct')
+    assert sriov['binding_vif_type'] == 'binding_failed'
+
+    refused = cli.run('port', 'create', 'bad', '--network', 'web', '--fixed-ip',
+                      'ip-address=10.0.0.1', '--tag', 'x', check=False)
+    assert refused.returncode == 1 and '409' in refused.stderr, refused.stderr
+    assert sorted(p['name'] for p in client.get(V + '/ports').json()['ports']) == \
+        ['public-1', 'sriov', 'vm1']
+
+    cli.run('port', 'delete', 'vm1', 'sriov', 'public-1')
+    cli.run('network', 'delete', 'web', 'public')       # web-sub goes with web
+    assert client.get(V + '/networks').json()['networks'] == []
+    assert client.get(V + '/subnets').json()['subnets'] == []
+
+
+def test_the_ways_to_point_the_cli_at_the_api(server, client, tmp_path):
+    """Besides OS_AUTH_TYPE/OS_ENDPOINT (above) and --os-auth-type none
+    --os-endpoint (test_roles): a clouds.yaml, and the admin token."""
+    client.create('network', name='pointed')
+    url = server.url + '/'
+    listing = ['network', 'list', '-f', 'value', '-c', 'Name']
+    clouds = tmp_path / 'clouds.yaml'
+    clouds.write_text('clouds:\n  srv6:\n    auth_type: none\n'
+                      '    network_endpoint_override: %s\n' % url)
+    cloud = openstack(['--os-cloud', 'srv6'] + listing,
+                      clean_env(OS_CLIENT_CONFIG_FILE=str(clouds)))
+    assert cloud.stdout.split() == ['pointed']
+
+    # auth_strategy = token: the admin token as keystoneauth's admin_token.
+    with Server(str(tmp_path / 'token.db'), ['--auth-strategy', 'token',
+                                             '--admin-token', 'sesame']) as token_server:
+        Client(token_server.url, {'X-Auth-Token': 'sesame'}).create('network', name='t')
+        args = ['--os-auth-type', 'admin_token', '--os-endpoint', token_server.url + '/']
+        token = openstack(args + ['--os-token', 'sesame'] + listing, clean_env())
+        assert token.stdout.split() == ['t']
