@@ -121,6 +121,10 @@ class Firewall:
         vm.udhcpc()
         vm.spawn([sys.executable, '-c', ECHO_SERVER, '8080'], 'echo-8080.log')
         vm.spawn([sys.executable, '-c', ECHO_SERVER, '9090'], 'echo-9090.log')
+        # Listening before anyone calls (a loaded machine starts Python slowly).
+        netlab._wait(lambda: {':8080', ':9090'} <= {
+            line.split()[3][-5:] for line in vm.run(['ss', '-ltnH']).stdout.splitlines()},
+            20, 'echo servers of %s listening' % name, interval=0.1)
         return vm
 
     def close(self):
