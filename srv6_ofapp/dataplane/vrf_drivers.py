@@ -27,17 +27,16 @@ sends nothing.  The underlay (reaching other hosts' SID prefixes) is the
 fabric's job.
 """
 
-import json
 import logging
-import os
 import subprocess
 
 import netaddr
 
 from srv6_ofapp import ovsdb
 from srv6_ofapp.dataplane import host_state
-from srv6_ofapp.dataplane.route_codec import MAIN_TABLE, Route, normalize
-from srv6_ofapp.dataplane.route_table import RouteTable
+from srv6_ofapp.dataplane import linux
+from srv6_ofapp.dataplane.kernel_routes import KernelRoutes
+from srv6_ofapp.dataplane.route_codec import MAIN_TABLE, Route
 from topology import naming
 
 LOG = logging.getLogger(__name__)
@@ -49,41 +48,6 @@ VRF_NS_GATEWAY = 'gw'
 # The link-local addresses of the veth between the host and a VRF namespace.
 HOST_LL = 'fe80::1'
 VRF_LL = 'fe80::2'
-NETNS_DIR = '/var/run/netns'
-
-
-def _run(args, check=True):
-    result = subprocess.run(args, capture_output=True, text=True, timeout=30)
-    if check and result.returncode != 0:
-        raise RuntimeError('%s failed: %s' % (' '.join(args), result.stderr.strip()))
-    return result
-
-
-def _ip(netns, *args, check=True):
-    """``ip`` in ``netns`` (None: the current namespace)."""
-    return _run(['ip'] + (['-n', netns] if netns else []) + list(args), check=check)
-
-
-def _ip_json(netns, *args, check=True):
-    return json.loads(_ip(netns, '-j', *args, check=check).stdout or '[]')
-
-
-def _addresses(netns, dev):
-    """The IPv4 'ip/prefixlen's on ``dev``."""
-    out = _ip(netns, '-4', '-o', 'addr', 'show', 'dev', dev).stdout
-    return {line.split()[3] for line in out.splitlines()}
-
-
-def _namespaces():
-    try:
-        return set(os.listdir(NETNS_DIR))
-    except FileNotFoundError:
-        return set()
-
-
-def _sysctl(netns, key, value):
-    prefix = ['ip', 'netns', 'exec', netns] if netns else []
-    _run(prefix + ['sysctl', '-qw', '%s=%s' % (key, value)])
 
 
 class VrfDriver:
@@ -104,29 +68,14 @@ class VrfDriver:
         self.ovsdb = ovsdb.Ovsdb.of_host(host)
         self.vrfs = {}      # name -> host_state.Vrf as applied (None: found, unchecked)
         self.networks = {}  # name -> network id, for VRFs found on start
-        self.applied = {}   # namespace (None: the host's) -> {(table, dst): Route}
-        self._tables = {}
-
-    def _table(self, netns):
-        if netns not in self._tables:
-            self._tables[netns] = RouteTable(netns)
-        return self._tables[netns]
-
-    def _close_table(self, netns):
-        table = self._tables.pop(netns, None)
-        if table is not None:
-            table.close()
+        self.routes = KernelRoutes()
 
     def close(self):
-        for netns in list(self._tables):
-            self._close_table(netns)
+        self.routes.close()
 
     def route_count(self):
         """How many of our routes the host holds (as applied)."""
-        return sum(len(routes) for routes in self.applied.values())
-
-    def _dump(self, netns):
-        return {(route.table, route.dst): route for route in self._table(netns).dump_ours()}
+        return self.routes.count()
 
     def apply(self, state):
         """Make the kernel hold ``state`` (a host_state.HostState); returns the
@@ -140,28 +89,15 @@ class VrfDriver:
                 self._ensure_vrf(vrf, self.vrfs.get(name))
                 changes += 1
         for netns, wanted in self._desired_routes(state).items():
-            changes += self._apply_routes(netns, wanted)
+            changes += self.routes.apply(netns, wanted)
         return changes
 
-    def _apply_routes(self, netns, wanted):
-        # The form dump_ours() reads back, so that equal means unchanged.
-        wanted = {(r.table, r.dst): r for r in map(normalize, wanted.values())}
-        have = self.applied.get(netns, {})
-        adds = [r for key, r in wanted.items() if have.get(key) != r]
-        deletes = [r for key, r in have.items() if key not in wanted]
-        if adds or deletes:
-            self._table(netns).apply(adds, deletes)
-            LOG.info('%s: %d routes added or replaced, %d deleted',
-                     netns or 'host', len(adds), len(deletes))
-        self.applied[netns] = dict(wanted)
-        return len(adds) + len(deletes)
-
     def _set_gateway_addresses(self, netns, dev, vrf, before):
-        current = set(before.gateway_addresses) if before else _addresses(netns, dev)
+        current = set(before.gateway_addresses) if before else linux.addresses(netns, dev)
         for address in sorted(set(vrf.gateway_addresses) - current):
-            _ip(netns, 'addr', 'replace', address, 'dev', dev)
+            linux.ip(netns, 'addr', 'replace', address, 'dev', dev)
         for address in sorted(current - set(vrf.gateway_addresses)):
-            _ip(netns, 'addr', 'del', address, 'dev', dev)
+            linux.ip(netns, 'addr', 'del', address, 'dev', dev)
 
     def _plug(self, gateway_port):
         """Put the gateway port on the host's bridge (moving it if the host's
@@ -196,17 +132,16 @@ class NetnsDriver(VrfDriver):
 
     def load(self):
         """Read our VRFs and our routes back from the kernel (on start)."""
-        existing = sorted(name[len(self.prefix):] for name in _namespaces()
+        existing = sorted(name[len(self.prefix):] for name in linux.namespaces()
                           if name.startswith(self.prefix + naming.VRF_PREFIX))
         self.vrfs = {name: None for name in existing}  # unknown detail: recheck
         self.networks = {name: self._alias(self.vrf_netns(name)) for name in existing}
-        self.applied = {self.host_netns: self._dump(self.host_netns)}
-        for name in existing:
-            self.applied[self.vrf_netns(name)] = self._dump(self.vrf_netns(name))
+        for netns in [self.host_netns] + [self.vrf_netns(name) for name in existing]:
+            self.routes.load(netns)
 
     @staticmethod
     def _alias(netns):
-        links = _ip_json(netns, 'link', 'show', VRF_NS_GATEWAY, check=False)
+        links = linux.ip_json(netns, 'link', 'show', VRF_NS_GATEWAY, check=False)
         return links[0].get('ifalias') if links else None
 
     # -- routes ----------------------------------------------------------------
@@ -230,40 +165,40 @@ class NetnsDriver(VrfDriver):
     def _ensure_vrf(self, vrf, before):
         ns = self.vrf_netns(vrf.name)
         gateway_port = naming.gateway_port_name(vrf.network_id)
-        if ns not in _namespaces():
+        if ns not in linux.namespaces():
             LOG.info('creating VRF %s (namespace %s)', vrf.name, ns)
-            _run(['ip', 'netns', 'add', ns])
+            linux.run(['ip', 'netns', 'add', ns])
             try:
                 self._create_links(vrf, ns, gateway_port)
             except Exception:
                 # Half a VRF would be taken for a whole one on the next try.
-                _run(['ip', 'netns', 'del', ns], check=False)
+                linux.run(['ip', 'netns', 'del', ns], check=False)
                 raise
-            self.applied.setdefault(ns, {})
-        _ip(ns, 'sr', 'tunsrc', 'set', vrf.sid)
+            self.routes.applied.setdefault(ns, {})
+        linux.ip(ns, 'sr', 'tunsrc', 'set', vrf.sid)
         self._set_gateway_addresses(ns, VRF_NS_GATEWAY, vrf, before)
         self._plug(gateway_port)
         self.vrfs[vrf.name] = vrf
 
     def _create_links(self, vrf, ns, gateway_port):
         link = naming.vrf_link_name(vrf.name)
-        _ip(ns, 'link', 'set', 'lo', 'up')
-        _ip(self.host_netns, 'link', 'add', link, 'type', 'veth', 'peer', 'name',
+        linux.ip(ns, 'link', 'set', 'lo', 'up')
+        linux.ip(self.host_netns, 'link', 'add', link, 'type', 'veth', 'peer', 'name',
             VRF_NS_UPLINK, 'netns', ns)
-        _ip(self.host_netns, 'link', 'add', gateway_port, 'type', 'veth', 'peer',
+        linux.ip(self.host_netns, 'link', 'add', gateway_port, 'type', 'veth', 'peer',
             'name', VRF_NS_GATEWAY, 'netns', ns)
-        _ip(self.host_netns, 'addr', 'add', HOST_LL + '/64', 'dev', link, 'nodad')
-        _ip(ns, 'addr', 'add', VRF_LL + '/64', 'dev', VRF_NS_UPLINK, 'nodad')
+        linux.ip(self.host_netns, 'addr', 'add', HOST_LL + '/64', 'dev', link, 'nodad')
+        linux.ip(ns, 'addr', 'add', VRF_LL + '/64', 'dev', VRF_NS_UPLINK, 'nodad')
         # The alias remembers the network across restarts (the VRF name
         # keeps only 6 characters of its id).
-        _ip(ns, 'link', 'set', VRF_NS_GATEWAY, 'address', self.gateway_mac,
+        linux.ip(ns, 'link', 'set', VRF_NS_GATEWAY, 'address', self.gateway_mac,
             'alias', vrf.network_id)
         for netns, dev in ((self.host_netns, link), (self.host_netns, gateway_port),
                            (ns, VRF_NS_UPLINK), (ns, VRF_NS_GATEWAY)):
-            _ip(netns, 'link', 'set', dev, 'up')
-        _sysctl(ns, 'net.ipv4.ip_forward', 1)
-        _sysctl(ns, 'net.ipv6.conf.all.forwarding', 1)
-        _sysctl(self.host_netns, 'net.ipv6.conf.all.forwarding', 1)
+            linux.ip(netns, 'link', 'set', dev, 'up')
+        linux.sysctl(ns, 'net.ipv4.ip_forward', 1)
+        linux.sysctl(ns, 'net.ipv6.conf.all.forwarding', 1)
+        linux.sysctl(self.host_netns, 'net.ipv6.conf.all.forwarding', 1)
 
     def _delete_vrf(self, name):
         ns = self.vrf_netns(name)
@@ -271,17 +206,13 @@ class NetnsDriver(VrfDriver):
         network_id = self._network_of(name)
         if network_id:
             self._unplug(naming.gateway_port_name(network_id))
-        self._close_table(ns)
         # Deleting the namespace takes both veth pairs with it.
-        _run(['ip', 'netns', 'del', ns], check=False)
-        self.applied.pop(ns, None)
+        linux.run(['ip', 'netns', 'del', ns], check=False)
+        self.routes.forget(ns)
         self.vrfs.pop(name, None)
         # The host-side SID route went with the veth; forget it too.
         link = naming.vrf_link_name(name)
-        host = self.applied.get(self.host_netns, {})
-        for key, route in list(host.items()):
-            if route.oif == link:
-                del host[key]
+        self.routes.forget_where(self.host_netns, lambda route: route.oif == link)
 
 
 def vrf_device_supported():
@@ -319,11 +250,11 @@ class VrfDeviceDriver(VrfDriver):
     kind = 'vrf'
 
     def load(self):
-        links = [link for link in _ip_json(self.host_netns, 'link', 'show', 'type', 'vrf')
+        links = [link for link in linux.ip_json(self.host_netns, 'link', 'show', 'type', 'vrf')
                  if link['ifname'].startswith(naming.VRF_PREFIX)]
         self.vrfs = {link['ifname']: None for link in links}
         self.networks = {link['ifname']: link.get('ifalias') for link in links}
-        self.applied = {self.host_netns: self._dump(self.host_netns)}
+        self.routes.load(self.host_netns)
 
     def _desired_routes(self, state):
         wanted = {}
@@ -344,20 +275,20 @@ class VrfDeviceDriver(VrfDriver):
         slave = naming.gateway_slave_name(vrf.network_id)
         if before is None:
             # Each piece only if missing: a crash may have left half of them.
-            links = {link['ifname'] for link in _ip_json(self.host_netns, 'link', 'show')}
+            links = {link['ifname'] for link in linux.ip_json(self.host_netns, 'link', 'show')}
             if vrf.name not in links:
                 LOG.info('creating VRF device %s (table %d)', vrf.name, table)
-                _ip(self.host_netns, 'link', 'add', vrf.name, 'type', 'vrf', 'table', str(table))
-                _ip(self.host_netns, 'link', 'set', vrf.name, 'alias', vrf.network_id)
+                linux.ip(self.host_netns, 'link', 'add', vrf.name, 'type', 'vrf', 'table', str(table))
+                linux.ip(self.host_netns, 'link', 'set', vrf.name, 'alias', vrf.network_id)
             if gateway_port not in links:
-                _ip(self.host_netns, 'link', 'add', gateway_port, 'type', 'veth', 'peer',
+                linux.ip(self.host_netns, 'link', 'add', gateway_port, 'type', 'veth', 'peer',
                     'name', slave)
-            _ip(self.host_netns, 'link', 'set', slave, 'master', vrf.name,
+            linux.ip(self.host_netns, 'link', 'set', slave, 'master', vrf.name,
                 'address', self.gateway_mac)
             for dev in (vrf.name, gateway_port, slave):
-                _ip(self.host_netns, 'link', 'set', dev, 'up')
-            _sysctl(self.host_netns, 'net.ipv4.ip_forward', 1)
-            _sysctl(self.host_netns, 'net.ipv6.conf.all.forwarding', 1)
+                linux.ip(self.host_netns, 'link', 'set', dev, 'up')
+            linux.sysctl(self.host_netns, 'net.ipv4.ip_forward', 1)
+            linux.sysctl(self.host_netns, 'net.ipv6.conf.all.forwarding', 1)
         self._set_gateway_addresses(self.host_netns, slave, vrf, before)
         self._plug(gateway_port)
         self.vrfs[vrf.name] = vrf
@@ -369,14 +300,12 @@ class VrfDeviceDriver(VrfDriver):
         if network_id:
             gateway_port = naming.gateway_port_name(network_id)
             self._unplug(gateway_port)
-            _ip(self.host_netns, 'link', 'del', gateway_port, check=False)
+            linux.ip(self.host_netns, 'link', 'del', gateway_port, check=False)
         # The kernel drops the VRF's table routes with the device.
-        _ip(self.host_netns, 'link', 'del', name, check=False)
+        linux.ip(self.host_netns, 'link', 'del', name, check=False)
         self.vrfs.pop(name, None)
-        applied = self.applied.get(self.host_netns, {})
-        for key, route in list(applied.items()):
-            if known is not None and route.table == vrf_table(known) or route.oif == name:
-                del applied[key]
+        self.routes.forget_where(self.host_netns, lambda route: (
+            known is not None and route.table == vrf_table(known) or route.oif == name))
 
 
 def make_driver(kind, host, gateway_mac):

@@ -5,6 +5,8 @@ import subprocess
 import pytest
 
 from srv6_ofapp.dataplane import host_state
+from srv6_ofapp.dataplane import kernel_routes
+from srv6_ofapp.dataplane import linux
 from srv6_ofapp.dataplane import route_codec as routes
 from srv6_ofapp.dataplane import vrf_drivers
 from srv6_ofapp.dataplane.host_state import GATEWAY, UPLINK
@@ -111,15 +113,15 @@ def test_vrf_device_driver_requests(monkeypatch):
     """The commands the l3mdev driver runs (this kernel cannot run them)."""
     commands, tables = [], {}
 
-    def run(args, check=True):
+    def run(args, check=True, input=None):
         assert all(isinstance(arg, str) for arg in args), args
         commands.append(args)
         return subprocess.CompletedProcess(args, 0, '', '')
 
     def table(netns):
         return tables.setdefault(netns, FakeTable(netns))
-    monkeypatch.setattr(vrf_drivers, '_run', run)
-    monkeypatch.setattr(vrf_drivers, 'RouteTable', table)
+    monkeypatch.setattr(linux, 'run', run)
+    monkeypatch.setattr(kernel_routes, 'RouteTable', table)
     driver = vrf_drivers.VrfDeviceDriver(dict(HOST, netns=None), 'fa:16:3f:00:00:01')
     driver.ovsdb = FakeOvsdb()
     driver.load()

@@ -1,0 +1,54 @@
+"""The few commands the drivers run on a host's kernel besides netlink
+routes: ``ip`` for devices, addresses and namespaces, sysctl, nft.
+
+They run only when a VRF or a router changes, never per route or packet.
+"""
+
+import json
+import os
+import subprocess
+
+NETNS_DIR = '/var/run/netns'
+
+
+def run(args, check=True, input=None):
+    result = subprocess.run(args, capture_output=True, text=True, timeout=30, input=input)
+    if check and result.returncode != 0:
+        raise RuntimeError('%s failed: %s' % (' '.join(args), result.stderr.strip()))
+    return result
+
+
+def in_netns(netns, args):
+    """``args`` to run in ``netns`` (None: the current namespace)."""
+    return (['ip', 'netns', 'exec', netns] if netns else []) + list(args)
+
+
+def ip(netns, *args, check=True):
+    """``ip`` in ``netns`` (None: the current namespace)."""
+    return run(['ip'] + (['-n', netns] if netns else []) + list(args), check=check)
+
+
+def ip_json(netns, *args, check=True):
+    return json.loads(ip(netns, '-j', *args, check=check).stdout or '[]')
+
+
+def links(netns):
+    """The names of the devices in ``netns``."""
+    return {link['ifname'] for link in ip_json(netns, 'link', 'show')}
+
+
+def addresses(netns, dev, family='-4'):
+    """The 'ip/prefixlen's on ``dev``."""
+    out = ip(netns, family, '-o', 'addr', 'show', 'dev', dev).stdout
+    return {line.split()[3] for line in out.splitlines()}
+
+
+def namespaces():
+    try:
+        return set(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return set()
+
+
+def sysctl(netns, key, value):
+    run(in_netns(netns, ['sysctl', '-qw', '%s=%s' % (key, value)]))
