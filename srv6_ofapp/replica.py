@@ -77,26 +77,29 @@ class Replica:
             with self.lock:
                 self.revision = change.revision  # seen, and nothing to hold
             return
-        before = self.scope.networks(self) if change.kind == 'ports' else None
+        moves = change.kind in scope_lib.FOOTPRINT_KINDS
+        before = self.scope.footprint(self) if moves else None
         self.apply(change)
         if before is not None:
-            self._rescope(before, self.scope.networks(self))
+            self._rescope(before, self.scope.footprint(self))
         self._tell(change)
 
     def _rescope(self, before, now):
-        """Read the networks the scope has just taken in, drop the ones it
-        has just let go."""
-        joined, left = now - before, before - now
-        if joined:
-            docs = self.store.read(lambda txn: self.scope.network_docs(txn, joined))
+        """Read what the scope has just taken in, drop what it has just let go."""
+        joined = scope_lib.Footprint(now.networks - before.networks,
+                                     now.routers - before.routers)
+        if joined.networks or joined.routers:
+            docs = self.store.read(lambda txn: self.scope.footprint_docs(txn, joined))
             with self.lock:
                 for kind, items in docs.items():
                     for doc in items:
                         self._put(kind, self._key(kind, doc), doc)
-        if left:
-            with self.lock:
-                for network_id in left:
-                    self._drop_network(network_id)
+        with self.lock:
+            for network_id in before.networks - now.networks:
+                self._drop_network(network_id)
+            for router_id in before.routers - now.routers:
+                for fip in self.floating_ips_of(router_id):
+                    self._remove('floatingips', fip['id'])
 
     def _drop_network(self, network_id):
         for kind, docs in (('ports', self.ports_of(network_id)),
@@ -166,11 +169,17 @@ class Replica:
         self._encaps_by_network = collections.defaultdict(dict)
         self._rules_by_group = collections.defaultdict(dict)
         self._ports_by_group = collections.defaultdict(dict)
+        self._routers_by_host = collections.defaultdict(dict)
+        self._routers_by_network = collections.defaultdict(dict)
+        self._router_allocations = {}
+        self._fips_by_router = collections.defaultdict(dict)
 
     @staticmethod
     def _key(kind, doc):
         if kind == 'vrfallocations':
             return vrf_lib.allocation_key(doc['host'], doc['network_id'])
+        if kind == 'routerallocations':
+            return vrf_lib.router_allocation_key(doc['host'], doc['router_id'])
         return doc['id']
 
     def _indexes(self, kind, doc):
@@ -194,6 +203,14 @@ class Replica:
             return ((self._encaps_by_network[doc['network_id']], doc['id']),)
         if kind == 'security_group_rules':
             return ((self._rules_by_group[doc['security_group_id']], doc['id']),)
+        if kind == 'routers':
+            return ((self._routers_by_host[doc.get('host') or ''], doc['id']),) + tuple(
+                (self._routers_by_network[network_id], doc['id'])
+                for network_id in sorted({i['network_id'] for i in doc.get('interfaces') or ()}))
+        if kind == 'routerallocations':
+            return ((self._router_allocations, (doc['host'], doc['router_id'])),)
+        if kind == 'floatingips':
+            return ((self._fips_by_router[doc.get('router_id') or ''], doc['id']),)
         return ()
 
     def _put(self, kind, key, doc):
@@ -266,6 +283,24 @@ class Replica:
     def members_of(self, group_id):
         """The ports in a security group (that this replica holds)."""
         return list(self._ports_by_group.get(group_id, {}).values())
+
+    def router(self, router_id):
+        return self.docs['routers'].get(router_id)
+
+    def routers_on(self, host_name):
+        """The routers scheduled on the network node ``host_name``."""
+        return list(self._routers_by_host.get(host_name, {}).values())
+
+    def routers_of_network(self, network_id):
+        """The routers with an interface on ``network_id``."""
+        return list(self._routers_by_network.get(network_id, {}).values())
+
+    def router_allocation(self, host_name, router_id):
+        """A router's SID allocation on its network node, or None."""
+        return self._router_allocations.get((host_name, router_id))
+
+    def floating_ips_of(self, router_id):
+        return list(self._fips_by_router.get(router_id, {}).values())
 
     def encap_networks_of(self, network_id):
         return _by_created(self._encaps_by_network.get(network_id, {}).values())

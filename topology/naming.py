@@ -18,6 +18,13 @@ VRF_PREFIX = 'vrf'
 VRF_LINK_PREFIX = 'vr-'
 # The VRF end of the gateway veth, enslaved to a VRF device (vrf driver).
 GATEWAY_SLAVE_PREFIX = 'gv-'
+# A router on a network node: its namespace, the host end of the veth into
+# it (toward the underlay), the host end of its external port (Neutron's qg-).
+ROUTER_PREFIX = 'rtr'
+ROUTER_LINK_PREFIX = 'rr-'
+EXTERNAL_PORT_PREFIX = 'qg-'
+# A network node's bridge to its external interface.
+EXTERNAL_BRIDGE = 'br-ex'
 
 
 def tap_name(port_id):
@@ -45,3 +52,25 @@ def vrf_link_name(vrf):
 def gateway_slave_name(network_id):
     """``gv-`` + network_id[:11]: the VRF end of the gateway veth."""
     return GATEWAY_SLAVE_PREFIX + network_id[:11]
+
+
+def router_name(router_id):
+    """``rtr`` + router_id[:11]: a router's namespace (under its host's or
+    its cluster's prefix)."""
+    return ROUTER_PREFIX + router_id[:11]
+
+
+def router_link_name(router_id):
+    """``rr-`` + router_id[:11]: the host end of the veth into a router."""
+    return ROUTER_LINK_PREFIX + router_id[:11]
+
+
+def is_router_link(name):
+    """Whether the device ``name`` is the host end of a veth into a router."""
+    return str(name).startswith(ROUTER_LINK_PREFIX)
+
+
+def external_port_name(router_id):
+    """``qg-`` + router_id[:11]: the host end of a router's external port,
+    on the network node's external bridge."""
+    return EXTERNAL_PORT_PREFIX + router_id[:11]

@@ -17,6 +17,13 @@ def allocation_key(host_name, network_id):
     return '%s/%s' % (host_name, network_id)
 
 
+def router_allocation_key(host_name, router_id):
+    """The key of the ``routerallocations`` document of a router on its
+    network node: its SID's low 32 bits, from the same pool as the host's
+    VRFs' vrf_ips."""
+    return '%s/%s' % (host_name, router_id)
+
+
 def host_prefix(host_name):
     """The key prefix of every VRF allocation on ``host_name``."""
     return host_name + '/'

@@ -17,8 +17,10 @@ keeps a ``vrfallocations`` document exactly for those), the host holds:
   * /32 seg6 encap routes to the network's VMs on other hosts, toward the
     SID of that host's VRF for the network;
   * the encap rules of the network's srv6_encap_networks;
-  * optionally a default route encapsulated toward a gateway SID (a
-    network node), as networking-sr does.
+  * the default route, encapsulated toward the SID of the router attached
+    to the network (router_state.network_router_sid: a router on a network
+    node); for a network without a router, toward --default-route-sid if
+    set, as networking-sr does.
 
 A VRF's routes are route_codec.Routes whose ``oif`` is a role, not a
 device: GATEWAY (the VRF's side of the gateway port) or UPLINK (toward the
@@ -31,6 +33,7 @@ import collections
 import netaddr
 
 from srv6_ofapp.dataplane.route_codec import Route
+from srv6_ofapp.dataplane.router_state import network_router_sid
 from topology import vrf as vrf_lib
 
 # The device roles of a VRF's routes.
@@ -83,6 +86,7 @@ def _routes(replica, host, vrf, default_route_sid):
     def add(route):
         by_dst[route.dst] = route
     add(Route(vrf.vrf_ip + '/32', GATEWAY))
+    default_route_sid = network_router_sid(replica, vrf.network_id) or default_route_sid
     if default_route_sid:
         add(Route('0.0.0.0/0', UPLINK, 'encap', (default_route_sid,)))
     for encap in replica.encap_networks_of(vrf.network_id):

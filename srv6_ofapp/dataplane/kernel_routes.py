@@ -4,8 +4,13 @@ difference to what is wanted, sent with one RouteTable per namespace.
 Kept by the drivers (VRFs, routers) so that they never dump a table to
 learn what they put there: a restart reads back only our own routes (our
 protocol number), once, and from then on the record is the truth.
+
+A network node holds a namespace per router, so the netlink sockets kept
+open are bounded (MAX_OPEN, least recently used closed first): a socket
+costs a file descriptor, and reopening one about a millisecond.
 """
 
+import collections
 import logging
 
 from srv6_ofapp.dataplane.route_codec import normalize
@@ -14,21 +19,32 @@ from srv6_ofapp.dataplane.route_table import RouteTable
 LOG = logging.getLogger(__name__)
 
 
+MAX_OPEN = 64
+
+
 class KernelRoutes:
 
-    def __init__(self):
+    def __init__(self, max_open=MAX_OPEN):
         self.applied = {}   # namespace (None: the host's) -> {(table, dst): Route}
-        self._tables = {}
+        self._tables = collections.OrderedDict()
+        self.max_open = max_open
 
     def _table(self, netns):
-        if netns not in self._tables:
-            self._tables[netns] = RouteTable(netns)
-        return self._tables[netns]
+        table = self._tables.pop(netns, None)
+        if table is None:
+            while len(self._tables) >= self.max_open:
+                self._tables.popitem(last=False)[1].close()
+            table = RouteTable(netns)
+        self._tables[netns] = table
+        return table
 
-    def load(self, netns):
-        """Read our routes in ``netns`` back from the kernel."""
+    def load(self, netns, mine=None):
+        """Read our routes in ``netns`` back from the kernel; ``mine(route)``,
+        if given, tells the routes this record owns from those of another
+        driver sharing the namespace (a network node's VRFs and routers)."""
         self.applied[netns] = {(route.table, route.dst): route
-                               for route in self._table(netns).dump_ours()}
+                               for route in self._table(netns).dump_ours()
+                               if mine is None or mine(route)}
 
     def apply(self, netns, wanted):
         """Make ``netns`` hold our routes ``wanted`` ({key: Route}); returns

@@ -28,6 +28,14 @@ def ip(netns, *args, check=True):
     return run(['ip'] + (['-n', netns] if netns else []) + list(args), check=check)
 
 
+def ip_batch(netns, commands):
+    """Several ``ip`` commands in ``netns`` in one process (``ip -batch``),
+    stopping at the first that fails."""
+    if commands:
+        run(['ip'] + (['-n', netns] if netns else []) + ['-batch', '-'],
+            input=''.join(command + '\n' for command in commands))
+
+
 def ip_json(netns, *args, check=True):
     return json.loads(ip(netns, '-j', *args, check=check).stdout or '[]')
 
@@ -50,5 +58,13 @@ def namespaces():
         return set()
 
 
-def sysctl(netns, key, value):
-    run(in_netns(netns, ['sysctl', '-qw', '%s=%s' % (key, value)]))
+def sysctl(netns, key, value, *more):
+    """Set ``key`` to ``value`` (and more key, value pairs) in one process."""
+    pairs = (key, value) + more
+    run(in_netns(netns, ['sysctl', '-qw'] + ['%s=%s' % (pairs[i], pairs[i + 1])
+                                             for i in range(0, len(pairs), 2)]))
+
+
+def nft(netns, ruleset):
+    """Load ``ruleset`` (nft syntax) into ``netns`` as one transaction."""
+    run(in_netns(netns, ['nft', '-f', '-']), input=ruleset)

@@ -50,6 +50,12 @@ HOST_LL = 'fe80::1'
 VRF_LL = 'fe80::2'
 
 
+def not_a_router_route(route):
+    """Routes in the host's namespace that are not a router's (a network
+    node's router driver keeps those)."""
+    return not naming.is_router_link(route.oif)
+
+
 class VrfDriver:
     """What both drivers share: the routes and VRFs applied so far, the
     route diff, one RouteTable per namespace, the gateway port's addresses
@@ -136,8 +142,9 @@ class NetnsDriver(VrfDriver):
                           if name.startswith(self.prefix + naming.VRF_PREFIX))
         self.vrfs = {name: None for name in existing}  # unknown detail: recheck
         self.networks = {name: self._alias(self.vrf_netns(name)) for name in existing}
-        for netns in [self.host_netns] + [self.vrf_netns(name) for name in existing]:
-            self.routes.load(netns)
+        self.routes.load(self.host_netns, mine=not_a_router_route)
+        for name in existing:
+            self.routes.load(self.vrf_netns(name))
 
     @staticmethod
     def _alias(netns):
@@ -254,7 +261,7 @@ class VrfDeviceDriver(VrfDriver):
                  if link['ifname'].startswith(naming.VRF_PREFIX)]
         self.vrfs = {link['ifname']: None for link in links}
         self.networks = {link['ifname']: link.get('ifalias') for link in links}
-        self.routes.load(self.host_netns)
+        self.routes.load(self.host_netns, mine=not_a_router_route)
 
     def _desired_routes(self, state):
         wanted = {}

@@ -1,0 +1,179 @@
+"""Keeps the kernels of the hosts a process serves in step with its
+replica of the model: each host's VRFs and SRv6 routes and, on a network
+node, its routers.
+
+It subscribes to the replica, and after every change that matters
+recomputes the desired state of its hosts (host_state.host_state and
+router_state.routers_state, pure) and lets each host's drivers apply only
+the difference.  Its own thread does that work (kernel writes are slow),
+so the replica's watch thread only sets a flag.
+
+Which hosts it programs is the process's role (runtime.Role.serves_kernel).
+The OS-Ken app (app.py) runs one for the process's store; the gateway role
+(gateway.py) one per cluster it serves.
+"""
+
+import logging
+import threading
+
+from srv6_ofapp import metrics
+from srv6_ofapp.dataplane import host_state
+from srv6_ofapp.dataplane import router_state
+from srv6_ofapp.dataplane import vrf_drivers
+from srv6_ofapp.dataplane.router_driver import RouterDriver
+from srv6_ofapp.replica import Replica
+
+LOG = logging.getLogger(__name__)
+
+# Retry a host whose last apply failed this often, even without changes.
+RETRY_INTERVAL = 5.0
+
+NETWORK_NODE = 'network'
+
+
+def is_network_node(host):
+    """Whether ``host`` carries routers (its ``role`` attribute)."""
+    return host.get('role') == NETWORK_NODE
+
+
+class HostKernel:
+    """One host's drivers: its VRFs (unless the process keeps none, as a
+    gateway) and, on a network node, its routers."""
+
+    def __init__(self, host, settings):
+        self.host = host
+        self.settings = settings
+        self.vrfs = None
+        self.routers = None
+        if settings.vrfs:
+            self.vrfs = vrf_drivers.make_driver(settings.vrf_driver, host,
+                                                settings.gateway_mac)
+        if is_network_node(host):
+            self.routers = RouterDriver(host, settings.cluster)
+
+    def load(self):
+        for driver in self._drivers():
+            driver.load()
+
+    def apply(self, replica):
+        """Bring the host in step with ``replica``; returns (changes, report)."""
+        changes, report = 0, {}
+        if self.vrfs is not None:
+            state = host_state.host_state(replica, self.host, self.settings.default_route_sid)
+            changes += self.vrfs.apply(state)
+            report['vrfs'] = len(state.vrfs)
+        if self.routers is not None:
+            state = router_state.routers_state(replica, self.host)
+            changes += self.routers.apply(state)
+            report['routers'] = len(state.routers)
+        report['routes'] = sum(driver.route_count() for driver in self._drivers())
+        return changes, report
+
+    def clear(self):
+        """Take back everything of ours from the host."""
+        if self.vrfs is not None:
+            self.vrfs.apply(host_state.nothing())
+        if self.routers is not None:
+            self.routers.apply(router_state.nothing())
+
+    def close(self):
+        for driver in self._drivers():
+            driver.close()
+
+    def _drivers(self):
+        return [driver for driver in (self.vrfs, self.routers) if driver is not None]
+
+
+class Settings:
+    """How the kernels are programmed: the VRF driver (--vrf-driver), the
+    distributed gateway MAC, the default route of networks without a
+    router, the cluster's name (router namespaces), and whether the process
+    keeps VRFs at all."""
+
+    def __init__(self, vrf_driver='auto', gateway_mac=None, default_route_sid=None,
+                 cluster='', vrfs=True):
+        self.vrf_driver = vrf_driver
+        self.gateway_mac = gateway_mac
+        self.default_route_sid = default_route_sid
+        self.cluster = cluster
+        self.vrfs = vrfs
+
+
+class Reconciler:
+
+    def __init__(self, runtime, settings):
+        self.runtime = runtime
+        self.replica = runtime.replica
+        self.settings = settings
+        self.kernels = {}   # host id -> HostKernel
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._worker = None
+
+    def start(self):
+        self.replica.subscribe(self._model_changed)
+        self._worker = threading.Thread(target=self._run, name='host-agent', daemon=True)
+        self._dirty.set()
+        self._worker.start()
+
+    def close(self):
+        self._stopping.set()
+        self._dirty.set()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        for kernel in self.kernels.values():
+            kernel.close()
+
+    def _model_changed(self, change):
+        if not Replica.status_only(change):
+            self._dirty.set()
+
+    def _run(self):
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            self._dirty.clear()
+            if self.reconcile():
+                # Try again after a pause, even if nothing changes.
+                self._stopping.wait(RETRY_INTERVAL)
+                self._dirty.set()
+
+    def reconcile(self):
+        """Bring every served host in step; returns the hosts that failed."""
+        failed = []
+        with self.replica.lock:
+            hosts = [dict(h) for h in self.replica.hosts() if self.runtime.role.serves_kernel(h)]
+        for gone in set(self.kernels) - {h['id'] for h in hosts}:
+            # A host deleted or no longer ours: take back what we put there.
+            kernel = self.kernels.pop(gone)
+            try:
+                kernel.clear()
+            except Exception:
+                LOG.exception('cleaning up host %s failed', kernel.host['name'])
+            kernel.close()
+        for host in hosts:
+            try:
+                changes, report = self._kernel(host).apply(self.replica)
+                metrics.count('dataplane_changes', changes)
+                self.runtime.reports.post(host['name'], **report)
+            except Exception:
+                LOG.exception('host %s: applying the dataplane failed; will retry',
+                              host['name'])
+                metrics.count('dataplane_errors')
+                stale = self.kernels.pop(host['id'], None)  # re-read the kernel next time
+                if stale is not None:
+                    stale.close()
+                failed.append(host['name'])
+        return failed
+
+    def _kernel(self, host):
+        kernel = self.kernels.get(host['id'])
+        if kernel is not None and kernel.host != host:
+            kernel.close()
+            kernel = None
+        if kernel is None:
+            kernel = HostKernel(host, self.settings)
+            kernel.load()
+            self.kernels[host['id']] = kernel
+        return kernel
