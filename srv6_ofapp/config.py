@@ -17,7 +17,7 @@ import os_ken.log  # noqa: F401
 
 from os_ken.cfg import CONF  # noqa: E402  (OS-Ken's ConfigOpts, not oslo's global)
 
-ROLES = ('all', 'api', 'agent')
+ROLES = ('all', 'api', 'agent', 'gateway')
 
 LAUNCH_OPTS = [
     cfg.StrOpt('role', default='all', choices=ROLES,
@@ -25,10 +25,16 @@ LAUNCH_OPTS = [
                     'process (the embedded default). api: the REST API only; several API '
                     'servers on one etcd store are interchangeable. agent: one host\'s '
                     'OpenFlow controller and kernel dataplane (--host), fed from the store '
-                    'directly; its REST port serves only /metrics.'),
+                    'directly; its REST port serves only /metrics. gateway: a network '
+                    'node\'s routers (--host) in each cluster given by --cluster; its REST '
+                    'port serves only /metrics.'),
+    cfg.MultiStrOpt('cluster', default=[], metavar='NAME=STORE_URL',
+                    help='role=gateway: a cluster this network node serves, by a short name '
+                         '(lowercase, it prefixes the cluster\'s router namespaces) and its '
+                         'store; repeat for each cluster.'),
     cfg.StrOpt('host', default=socket.gethostname(), sample_default='<hostname>',
-               help='role=agent: the name of the host (its hosts resource) this agent '
-                    'serves.'),
+               help='role=agent or gateway: the name of the host (its hosts resource) this '
+                    'process serves.'),
     cfg.StrOpt('wsapi-host', default='127.0.0.1',
                help='Address the REST API listens on (ryu-manager\'s flag). The '
                     'default keeps the API local; with auth_strategy=noauth every '

@@ -5,7 +5,9 @@ names, config files, positional apps), in one of three roles (--role):
          reporter in one process (the embedded default);
   api    the REST API alone, over a shared store;
   agent  one host's edge, dataplane and reporter (--host), fed from the
-         store directly; its REST port serves only /metrics.
+         store directly; its REST port serves only /metrics;
+  gateway  a network node's routers (--host) in every cluster named by
+         --cluster NAME=STORE_URL (gateway.py); /metrics only, no OpenFlow.
 """
 
 import contextlib
@@ -26,7 +28,7 @@ PROG = 'srv6-ofapp'
 # The OS-Ken apps of each role: the OpenFlow edge, the host dataplane
 # (kernel VRFs and SRv6 routes) and the agents' state reports.
 HOST_APPS = ['srv6_ofapp.edge.app', 'srv6_ofapp.dataplane.app', 'srv6_ofapp.report_state']
-ROLE_APPS = {'all': HOST_APPS, 'agent': HOST_APPS, 'api': []}
+ROLE_APPS = {'all': HOST_APPS, 'agent': HOST_APPS, 'api': [], 'gateway': []}
 
 
 class RestServer:
@@ -56,6 +58,10 @@ def started(conf, runtime, rest_port):
     """The line that says what the process serves, once it does."""
     openflow = 'OpenFlow on %s:%s' % (conf.ofp_listen_host or '0.0.0.0',
                                       conf.ofp_tcp_listen_port or 6653)
+    if conf.role == 'gateway':
+        return 'gateway of host %s for clusters %s: metrics on http://%s:%s/metrics' % (
+            conf.host, ', '.join(c.partition('=')[0] for c in conf.cluster), conf.wsapi_host,
+            rest_port)
     if conf.role == 'agent':
         return 'agent of host %s: %s, metrics on http://%s:%s/metrics (store %s)' % (
             conf.host, openflow, conf.wsapi_host, rest_port, runtime.store.url)
@@ -109,6 +115,8 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parse_args(argv)
+    if CONF.role == 'gateway':
+        return main_gateway()
 
     from os_ken import log
     from os_ken.base.app_manager import AppManager
@@ -141,24 +149,54 @@ def main(argv=None):
         return fail('cannot serve the REST API on %s:%d: %s'
                     % (CONF.wsapi_host, CONF.wsapi_port, error.strerror or error))
 
+    def begin():
+        if apps:
+            app_mgr.instantiate_apps(**contexts)
+
+    def end():
+        close_apps(app_mgr)
+        runtime.close()
+    return serve(rest, begin, end, lambda port: started(CONF, runtime, port))
+
+
+def main_gateway():
+    """--role gateway: a network node's routers in several clusters."""
+    from os_ken import log
+    from rest.app import metrics_app
+    from srv6_ofapp import gateway as gateway_lib
+
+    try:
+        clusters = gateway_lib.parse_clusters(CONF.cluster)
+    except ValueError as error:
+        return fail(str(error), 2)
+    log.init_log()
+    try:
+        rest = RestServer(metrics_app, CONF.wsapi_host, CONF.wsapi_port, CONF.wsapi_threads)
+    except OSError as error:
+        return fail('cannot serve /metrics on %s:%d: %s'
+                    % (CONF.wsapi_host, CONF.wsapi_port, error.strerror or error))
+    gateway = gateway_lib.Gateway(clusters, CONF.host, CONF)
+    return serve(rest, gateway.start, gateway.close, lambda port: started(CONF, None, port))
+
+
+def serve(rest, begin, end, started_line):
+    """Write the pid file, ``begin()``, serve REST until SIGTERM or SIGINT,
+    then ``end()``."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     if CONF.pid_file:
         with open(CONF.pid_file, 'w') as pid_file:
             pid_file.write('%d\n' % os.getpid())
-
-    if apps:
-        app_mgr.instantiate_apps(**contexts)
+    begin()
     rest.start()
-    logging.getLogger(PROG).info('%s', started(CONF, runtime, rest.port))
+    logging.getLogger(PROG).info('%s', started_line(rest.port))
     try:
         stop.wait()
     finally:
         logging.getLogger(PROG).info('stopping')
         rest.stop()  # finishes the requests in flight, accepts no more
-        close_apps(app_mgr)
-        runtime.close()
+        end()
         if CONF.pid_file:
             try:
                 os.unlink(CONF.pid_file)

@@ -22,21 +22,22 @@ from srv6_ofapp.model.resource import utcnow
 LOG = logging.getLogger(__name__)
 
 
-class StateReporter(app_manager.OSKenApp):
-    _CONTEXTS = {'runtime': runtime.Runtime}
+class Reporter:
+    """Reports the agents of the hosts ``runtime`` serves, every ``interval``
+    seconds, alive for ``down_time`` seconds; ``extra`` goes into every
+    agent's configurations (a gateway's cluster name)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.runtime = kwargs['runtime']
+    def __init__(self, runtime, interval, down_time, extra=None):
+        self.runtime = runtime
         self.started_at = utcnow()
-        self.interval = CONF.report_interval
-        self.down_time = CONF.agent_down_time
+        self.interval = interval
+        self.down_time = down_time
+        self.extra = dict(extra or {})
         self.leases = {}  # host name -> lease id
         self._stopping = threading.Event()
         self._thread = None
 
     def start(self):
-        super().start()
         self._thread = threading.Thread(target=self._run, name='state-reporter',
                                         daemon=True)
         self._thread.start()
@@ -86,5 +87,23 @@ class StateReporter(app_manager.OSKenApp):
         configurations = {'role': self.runtime.role.name,
                           'report_interval': self.interval,
                           'switch_connected': False}
+        configurations.update(self.extra)
         configurations.update(self.runtime.reports.of(host))
         return configurations
+
+
+class StateReporter(app_manager.OSKenApp):
+    """The OS-Ken adapter of Reporter, for the process's one store."""
+    _CONTEXTS = {'runtime': runtime.Runtime}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reporter = Reporter(kwargs['runtime'], CONF.report_interval,
+                                 CONF.agent_down_time)
+
+    def start(self):
+        super().start()
+        self.reporter.start()
+
+    def close(self):
+        self.reporter.close()

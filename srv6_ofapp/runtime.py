@@ -40,10 +40,15 @@ class HostReports:
             return dict(self._hosts.get(host_name, {}))
 
 
+# The roles that serve one host (--host), replicating only what concerns it.
+HOST_ROLES = ('agent', 'gateway')
+
+
 class Role:
     """What a process serves, by its role (--role): an agent its own host
-    (--host); the all-in-one process every host's switch, and the kernels
-    of the hosts named by --dataplane-hosts or simulated in a namespace."""
+    (--host); a gateway its own host's routers, in each cluster it serves;
+    the all-in-one process every host's switch, and the kernels of the hosts
+    named by --dataplane-hosts or simulated in a namespace."""
 
     def __init__(self, name='all', host=None, dataplane_hosts=()):
         self.name = name
@@ -52,35 +57,39 @@ class Role:
 
     def serves_switch(self, host):
         """Whether this process is the OpenFlow controller of ``host``'s bridge."""
+        if self.name == 'gateway':
+            return False
         return self.name != 'agent' or host['name'] == self.host
 
     def serves_kernel(self, host):
         """Whether this process programs ``host``'s kernel (VRFs, SRv6 routes)."""
-        if self.name == 'agent':
+        if self.name in HOST_ROLES:
             return host['name'] == self.host
         return bool(host.get('netns')) or host['name'] in self.dataplane_hosts
 
     def served_hosts(self, replica):
         """The names of the hosts this process reports an agent for."""
-        if self.name == 'agent':
+        if self.name in HOST_ROLES:
             return [self.host]
         with replica.lock:
             return sorted(host['name'] for host in replica.hosts())
 
     def scope(self):
         """What of the model the process replicates."""
-        return HostScope(self.host) if self.name == 'agent' else Everything()
+        return HostScope(self.host) if self.name in HOST_ROLES else Everything()
 
 
 class Runtime:
+    """``store_url`` and ``role`` override the configuration's (a gateway
+    makes one Runtime per cluster it serves)."""
 
-    def __init__(self, conf=CONF):
-        self.role = Role(conf.role, conf.host, conf.dataplane_hosts)
-        self.store = store_lib.open_store(conf.store)
+    def __init__(self, conf=CONF, store_url=None, role=None):
+        self.role = role or Role(conf.role, conf.host, conf.dataplane_hosts)
+        self.store = store_lib.open_store(store_url or conf.store)
         LOG.info('store %s at revision %d', self.store.url, self.store.revision)
         self.plugin = plugin_lib.Plugin(self.store, base_mac=conf.base_mac,
                                         global_physnet_mtu=conf.global_physnet_mtu)
-        if self.role.name != 'agent':
+        if self.role.name not in HOST_ROLES:
             try:
                 # Documents written by an older release get what this one keeps.
                 upgrades.upgrade(self.store)

@@ -361,7 +361,12 @@ class OvsInstance:
                             d + '/ovsdb-server.out', self.env)
         _wait(lambda: self._alive(self.ovsdb, 'ovsdb-server') and os.path.exists(self.db_sock),
               timeout, 'ovsdb-server socket', on_timeout=lambda: self.logs())
-        self.vsctl('--no-wait', 'init')
+        # The socket file appears when ovsdb-server binds it, a moment before
+        # it listens: a connection in between is refused.
+        _wait(lambda: sh(['ovs-vsctl', '--db=unix:' + self.db_sock, '--timeout=5', '--no-wait',
+                          'init'], check=False, env=self.env).returncode == 0,
+              timeout, 'ovsdb-server accepting connections', interval=0.05,
+              on_timeout=lambda: self.logs())
         self.netns = unique('ovs')
         netns_add(self.netns)
         self.vswitchd = _spawn(netns_cmd(self.netns, [

@@ -76,3 +76,14 @@ def world(fips=(), enable_snat=True, extra_ports=(), netns=None, external_interf
 
 def replica(world):
     return Replica.from_docs(world['docs'])
+
+
+def write(store, world):
+    """Put the world's documents into ``store`` (as the plugin would have)."""
+    from srv6_ofapp.replica import Replica
+
+    def txn_fn(txn):
+        for kind, docs in world['docs'].items():
+            for doc in docs:
+                txn.put(kind, Replica._key(kind, doc), doc)
+    store.transact(txn_fn)

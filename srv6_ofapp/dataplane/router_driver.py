@@ -204,7 +204,9 @@ class RouterDriver:
                  linux.ip_json(self.host_netns, 'link', 'show')}
         if naming.EXTERNAL_BRIDGE not in links:
             LOG.info('creating the external bridge %s', naming.EXTERNAL_BRIDGE)
-            linux.ip(self.host_netns, 'link', 'add', naming.EXTERNAL_BRIDGE, 'type', 'bridge')
+            # Another cluster's driver may be making it at the same moment.
+            linux.ip(self.host_netns, 'link', 'add', naming.EXTERNAL_BRIDGE, 'type', 'bridge',
+                     check=False)
         commands = ['link set %s up' % naming.EXTERNAL_BRIDGE]
         interface = self.host.get('external_interface')
         if interface:
