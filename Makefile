@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(PY) bench/dhcp.py
 	$(PY) bench/arp.py
 	$(PY) bench/routes.py
+	$(PY) bench/distributed.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -584,6 +584,16 @@ def run(args):
         etcd = etcdlab.Cluster(os.path.join(workdir, 'etcd'), 3).start()
         log('etcd: 3 members at %s' % etcd.endpoints)
         if 'convergence' in args.part:
+            delays = cloud.calibrate()
+            out.append(table(
+                ['observer (own namespace / bridge)', 'events', 'delay ms min', 'p50',
+                 'p99', 'max'],
+                [[name, len(v), fmt(min(v) * 1000, 2), fmt(percentile(v, 50), 2),
+                  fmt(percentile(v, 99), 2), fmt(max(v) * 1000, 2)]
+                 for name, v in (('route: RTM_NEWROUTE sent -> stamped', delays['routes']),
+                                 ('flow: ovs-ofctl add-flow exited -> stamped',
+                                  delays['flows'])) if v]))
+            print('\n' + out[-1] + '\n', flush=True)
             results = run_convergence(args, workdir, etcd)
             out.append('convergence: POST /v2.0/ports (bound) -> flows on its host and its '
                        '/32 on every other host, ms\n' + convergence_table(results))
