@@ -133,6 +133,9 @@ class AllInOne:
     def controller_port(self, host_name):
         return self.server.ofp_port
 
+    def serving(self, host_names):
+        return [self.server for _ in host_names]
+
     def processes(self):
         return {'all-in-one': self.server.proc.pid}
 
@@ -172,6 +175,9 @@ class Distributed:
 
     def controller_port(self, host_name):
         return self.agents[host_name].ofp_port
+
+    def serving(self, host_names):
+        return [self.agents[h] for h in host_names]
 
     def processes(self):
         found = {'api%d' % n: s.proc.pid for n, s in enumerate(self.api_servers, 1)}
@@ -267,9 +273,16 @@ class World:
             host.connect(self.controllers.controller_port(name))
             self.api.post('hosts', 'host', host.document())
         if wait_flows:
-            for host in self.hosts:
-                host.ovs.wait_for_flows(host.bridge, lambda flows: len(flows) >= 4,
-                                        timeout=60)
+            # 20 agents starting at once on 2 busy cores may take a minute.
+            deadline = time.monotonic() + 240
+            for host, server in zip(self.hosts, self.controllers.serving(names)):
+                try:
+                    host.ovs.wait_for_flows(host.bridge, lambda flows: len(flows) >= 4,
+                                            timeout=max(5, deadline - time.monotonic()))
+                except TimeoutError:
+                    print('%s: no flows on %s; its controller logged:\n%s'
+                          % (self.label, host.name, server.log()[-2000:]))
+                    raise
         return self
 
     def observe(self, vrf_namespaces):
