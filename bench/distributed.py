@@ -59,15 +59,18 @@ def fmt(value, digits=1):
     return '-' if value is None else '%.*f' % (digits, value)
 
 
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def spread(values, digits=1):
     """'min / median / max' of values."""
     if not values:
         return '-'
-    ordered = sorted(values)
-    median = ordered[len(ordered) // 2] if len(ordered) % 2 else \
-        (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
-    return '%s / %s / %s' % (fmt(ordered[0], digits), fmt(median, digits),
-                             fmt(ordered[-1], digits))
+    return '%s / %s / %s' % (fmt(min(values), digits), fmt(median(values), digits),
+                             fmt(max(values), digits))
 
 
 def abba(alternatives, rounds):
@@ -84,11 +87,20 @@ class ConvergenceCloud:
     """A World with one network spanning every host (a resident port on
     each, so every host has the network's VRF), observed."""
 
-    def __init__(self, world):
+    def __init__(self, world, etcd_pids=()):
         self.world = world
         self.network = None
         self.samples = []
         self.missing = 0
+        self.etcd_pids = list(etcd_pids)
+        self.cpu = {'controllers': 0.0, 'etcd': 0.0}
+
+    def cpu_now(self):
+        """CPU seconds of this shape's controller processes and of etcd
+        (the cluster is shared, but only one shape writes to it at a time)."""
+        return {'controllers': sum(cloud.cpu_seconds(pid) for pid in
+                                   self.world.controllers.processes().values()),
+                'etcd': sum(cloud.cpu_seconds(pid) for pid in self.etcd_pids)}
 
     def build(self):
         world = self.world.start()
@@ -154,7 +166,9 @@ def run_convergence(args, workdir, etcd):
                     controllers = cloud.AllInOne(workdir, 'conv%d-aio' % count)
                 else:
                     controllers = cloud.Distributed(workdir, etcd, 'conv%d' % count)
-                conv = ConvergenceCloud(cloud.World(controllers, count, number))
+                conv = ConvergenceCloud(cloud.World(controllers, count, number),
+                                        [] if shape == 'aio' else
+                                        [m.proc.pid for m in etcd.members])
                 clouds.append(conv)
                 started = time.monotonic()
                 conv.build()
@@ -163,12 +177,15 @@ def run_convergence(args, workdir, etcd):
             block = max(1, args.samples // args.blocks)
             done = {id(c): 0 for c in clouds}
             for conv in abba(clouds, 2 * args.blocks):
+                before = conv.cpu_now()
                 for _ in range(block // 2 or 1):
                     if done[id(conv)] >= args.samples:
                         break
                     conv.sample(done[id(conv)], args.timeout)
                     done[id(conv)] += 1
                     time.sleep(args.gap)
+                for key, seconds in conv.cpu_now().items():
+                    conv.cpu[key] += seconds - before[key]
             overruns = sum(c.world.routes.overruns for c in clouds)
             for conv in clouds:
                 results.append((count, conv))
@@ -184,7 +201,8 @@ def run_convergence(args, workdir, etcd):
 def convergence_table(results):
     header = ['hosts', 'shape', 'samples', 'POST p50', 'POST p99', 'plugged p50',
               'flows p50', 'flows p99', '/32 on every other host p50', 'p99',
-              'all p50', 'all p99', 'all max', 'p99 < %d ms' % GOAL_MS]
+              'all p50', 'all p99', 'all max', 'p99 < %d ms' % GOAL_MS,
+              'CPU ms/port: controllers', 'etcd']
     rows = []
     for count, conv in results:
         s = conv.samples
@@ -200,7 +218,10 @@ def convergence_table(results):
                      pct('all', 50), pct('all', 99),
                      fmt(max(x['all'] for x in s) * 1000) if s else '-',
                      '-' if all_p99 is None else ('yes' if all_p99 < GOAL_MS and
-                                                   not conv.missing else 'NO')])
+                                                   not conv.missing else 'NO'),
+                     fmt(1000 * conv.cpu['controllers'] / max(1, len(s))),
+                     fmt(1000 * conv.cpu['etcd'] / max(1, len(s))) if conv.etcd_pids
+                     else '-'])
     return table(header, rows)
 
 
@@ -312,14 +333,14 @@ def run_rate(args, workdir, etcd):
 
 
 def rate_table(targets, args):
-    base = sorted(targets[0].rates)[len(targets[0].rates) // 2]
+    base = median(targets[0].rates)
     rows = []
     for target in targets:
-        median = sorted(target.rates)[len(target.rates) // 2]
         per = {group: 1000.0 * seconds / target.created for group, seconds in target.cpu.items()}
         rows.append([target.label, len(target.rates), spread(target.rates),
                      fmt(percentile(target.latencies, 50), 2),
-                     fmt(percentile(target.latencies, 99), 2), fmt(median / base, 2),
+                     fmt(percentile(target.latencies, 99), 2),
+                     fmt(median(target.rates) / base, 2),
                      fmt(per.get('server'), 2), fmt(per.get('etcd'), 2)])
     return table(['port creations, %d clients, %d per trial' % (args.threads, args.rate_count),
                   'trials', 'creations/s min / median / max', 'p50 ms', 'p99 ms',
@@ -329,29 +350,40 @@ def rate_table(targets, args):
 
 # -- 3. one agent's footprint -------------------------------------------------------------
 
-def fill(api_urls, networks, host_names, total, start, threads, per_request=12):
+def fill(api_urls, networks, host_names, total, start, threads, per_request=14):
     """Ports ``start``..``total`` (exclusive) elsewhere: bulk POSTs of
     ``per_request`` ports (the documents the API writes), one client per
-    thread, each on networks of its own so that they do not conflict."""
+    thread, each on networks and hosts of its own (concurrent bulk POSTs
+    that share a host conflict: see docs/BENCHMARKS.md).  Returns the
+    number of 409 answers, each retried."""
     todo = list(range(start, total))
     chunks = [todo[i:i + per_request] for i in range(0, len(todo), per_request)]
+    conflicts = []
 
     def worker(k):
         api = cloud.Api(api_urls[k % len(api_urls)])
         mine = networks[k::threads]
+        hosts = host_names[k::threads] or host_names
         try:
             for c, chunk in enumerate(chunks[k::threads]):
                 # One network and one host per request: an etcd txn holds at
                 # most 128 operations, 7 per port plus the network's and the
                 # (host, network) VRF's own.
                 items = [{'network_id': mine[c % len(mine)],
-                          'binding:host_id': host_names[chunk[0] % len(host_names)]}
-                         for n in chunk]
-                api.bulk('ports', items)
+                          'binding:host_id': hosts[c % len(hosts)]} for _ in chunk]
+                for attempt in range(10):
+                    try:
+                        api.bulk('ports', items)
+                        break
+                    except RuntimeError as error:
+                        if '-> 409' not in str(error) or attempt == 9:
+                            raise
+                        conflicts.append(error)
         finally:
             api.close()
     with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(worker, range(threads)))
+    return len(conflicts)
 
 
 class Footprint:
@@ -422,12 +454,13 @@ def run_agent(args, workdir, etcd):
         for size in args.cloud_sizes:
             cpu_before = cloud.cpu_seconds(agent.proc.pid)
             started = time.monotonic()
-            fill(dist.api_urls, networks, elsewhere, size, have, args.fill_threads)
+            refused = fill(dist.api_urls, networks, elsewhere, size, have, args.fill_threads)
             fill_seconds = time.monotonic() - started
             lag = caught_up('the agent')
             have = size
-            log('agent: cloud at %d ports elsewhere (filled in %.1f s), agent caught up '
-                '%.2f s later' % (size, fill_seconds, lag))
+            log('agent: cloud at %d ports elsewhere (filled in %.1f s, %d bulk POSTs '
+                'refused with 409 and retried), agent caught up %.2f s later'
+                % (size, fill_seconds, refused, lag))
             running = Footprint('agent, running while the cloud grew', size)
             running.busy_cpu = cloud.cpu_seconds(agent.proc.pid) - cpu_before
             running.fill_seconds = fill_seconds
@@ -530,7 +563,7 @@ def parse_args(argv):
                         help='ports elsewhere at each footprint measurement')
     parser.add_argument('--cloud-networks', type=int, default=100)
     parser.add_argument('--other-hosts', type=int, default=20)
-    parser.add_argument('--fill-threads', type=int, default=4)
+    parser.add_argument('--fill-threads', type=int, default=2)
     parser.add_argument('--idle', type=int, default=60,
                         help='seconds of idle CPU measured (default 60)')
     parser.add_argument('--keep', action='store_true',
