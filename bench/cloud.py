@@ -549,3 +549,17 @@ def calibrate(samples=50):
             flows.close()
         host.ovs.stop()
     return found
+
+
+def etcd_ranges(cluster):
+    """Range requests the cluster's members have answered (OK), summed: the
+    etcd gateway turns every kv/range (and each range inside a kv/txn read
+    batch counts as one txn, not here) into one Range RPC."""
+    total = 0
+    for member in cluster.members:
+        text = requests.get(member.client_url + '/metrics', timeout=5).text
+        for line in text.splitlines():
+            if line.startswith('grpc_server_handled_total{') and 'grpc_code="OK"' in line \
+                    and 'grpc_method="Range"' in line:
+                total += int(float(line.rsplit(' ', 1)[1]))
+    return total

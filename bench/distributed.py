@@ -394,6 +394,7 @@ class Footprint:
         self.cloud_ports = cloud_ports
         self.rss = self.hwm = self.idle_cpu = self.settle = None
         self.busy_cpu = None
+        self.ready = None   # seconds from start until it had followed the feed
 
     def measure(self, pid, idle_seconds):
         self.settle = cloud.settle(pid)
@@ -408,7 +409,7 @@ class Footprint:
 def run_agent(args, workdir, etcd):
     dist = cloud.Distributed(workdir, etcd, 'agent', api_servers=1)
     world = cloud.World(dist, 1, number=9)
-    results = []
+    results, changes = [], []
     elsewhere = ['other%d' % n for n in range(1, args.other_hosts + 1)]
     aio = None
     try:
@@ -468,30 +469,57 @@ def run_agent(args, workdir, etcd):
             results.append(running)
             # The same agent started afresh on this store.
             agent.stop()
+            started = time.monotonic()
             agent.start(timeout=60)
             caught_up('the restarted agent')
-            results.append(Footprint('agent, started on this cloud', size).measure(
-                agent.proc.pid, args.idle))
+            fresh = Footprint('agent, started on this cloud', size)
+            fresh.ready = time.monotonic() - started
+            results.append(fresh.measure(agent.proc.pid, args.idle))
             # For contrast: the all-in-one role, replicating everything. It
             # would program this host's kernel as the agent does (same
             # state), so the agent stops meanwhile.
             agent.stop()
             aio = cloud.Server(dist.url, [], log_path=os.path.join(
                 workdir, 'agent-aio-%d.log' % size))
-            aio.start(timeout=120)
+            started = time.monotonic()
+            aio.start(timeout=300)
             caught_up('the all-in-one process')
-            results.append(Footprint('all-in-one process (--role all), same store', size)
-                           .measure(aio.proc.pid, args.idle))
+            whole = Footprint('all-in-one process (--role all), same store', size)
+            whole.ready = time.monotonic() - started
+            results.append(whole.measure(aio.proc.pid, args.idle))
             aio.stop()
             aio = None
             agent.start(timeout=60)
             caught_up('the agent')
             log('agent: measured at %d ports elsewhere' % size)
-        return results
+        # What one port creation costs the agent, on one of its networks
+        # (bound elsewhere: a remote VM there) and on a network elsewhere.
+        for where, network_id in (('on one of its networks', local_networks[0]['id']),
+                                  ('elsewhere', networks[0])):
+            cpu, ranges = [], []
+            for _ in range(args.change_samples):
+                cloud.settle(agent.proc.pid, window=0.5)
+                cpu0, ranges0 = cloud.cpu_seconds(agent.proc.pid), cloud.etcd_ranges(etcd)
+                api.post('ports', 'port', {'network_id': network_id,
+                                           'binding:host_id': elsewhere[1]})
+                time.sleep(1.0)
+                cloud.settle(agent.proc.pid, window=0.5)
+                cpu.append(cloud.cpu_seconds(agent.proc.pid) - cpu0)
+                ranges.append(cloud.etcd_ranges(etcd) - ranges0)
+            changes.append((where, cpu, ranges))
+        return results, changes
     finally:
         if aio is not None:
             aio.stop()
         world.close()
+
+
+def changes_table(changes, args):
+    return table(
+        ['one port created (bound elsewhere), x%d' % args.change_samples,
+         'agent CPU ms (median)', 'etcd Range requests, all clients (median)'],
+        [[where, fmt(median(cpu) * 1000), fmt(median(ranges), 0)]
+         for where, cpu, ranges in changes])
 
 
 def agent_table(results, args):
@@ -507,6 +535,8 @@ def agent_table(results, args):
     header += ['RSS ratio']
     for size in sizes:
         header += ['idle CPU s/%ds @%d' % (args.idle, size)]
+    for size in sizes:
+        header += ['ready s @%d' % size]
     rows = []
     for label in labels:
         row = [label]
@@ -518,6 +548,9 @@ def agent_table(results, args):
         for size in sizes:
             r = by.get((label, size))
             row.append(fmt(r.idle_cpu, 2) if r else '-')
+        for size in sizes:
+            r = by.get((label, size))
+            row.append(fmt(r.ready, 1) if r and r.ready is not None else '-')
         rows.append(row)
     text = table(header, rows)
     busy = [r for r in results if r.busy_cpu is not None]
@@ -564,6 +597,8 @@ def parse_args(argv):
     parser.add_argument('--cloud-networks', type=int, default=100)
     parser.add_argument('--other-hosts', type=int, default=20)
     parser.add_argument('--fill-threads', type=int, default=2)
+    parser.add_argument('--change-samples', type=int, default=10,
+                        help='single port creations timed on the agent (default 10)')
     parser.add_argument('--idle', type=int, default=60,
                         help='seconds of idle CPU measured (default 60)')
     parser.add_argument('--keep', action='store_true',
@@ -578,6 +613,7 @@ def parse_args(argv):
         args.cloud_networks = min(args.cloud_networks, 20)
         args.other_hosts = min(args.other_hosts, 5)
         args.idle = min(args.idle, 5)
+        args.change_samples = min(args.change_samples, 4)
     args.part = args.part or ['convergence', 'rate', 'agent']
     if args.cloud_sizes != sorted(args.cloud_sizes) or \
             args.cloud_sizes[-1] > args.cloud_networks * 250:
@@ -636,8 +672,8 @@ def run(args):
             out.append(rate_table(targets, args))
             print('\n' + out[-1] + '\n', flush=True)
         if 'agent' in args.part:
-            results = run_agent(args, workdir, etcd)
-            out.append(agent_table(results, args))
+            results, changes = run_agent(args, workdir, etcd)
+            out.append(agent_table(results, args) + '\n\n' + changes_table(changes, args))
             print('\n' + out[-1] + '\n', flush=True)
     finally:
         if etcd is not None:
