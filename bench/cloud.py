@@ -43,7 +43,7 @@ import requests
 from srv6_ofapp import netns as srv6_netns
 from tests import etcdlab
 from tests import netlab
-from tests.server import Server
+from tests.server import Server, free_port
 from topology import naming
 
 V = '/v2.0'
@@ -89,13 +89,51 @@ class Api:
 
 # -- deployment shapes --------------------------------------------------------
 
+def _listening_pid(port):
+    """The PIDs listening on 127.0.0.1:``port`` (TCP), from ``ss``."""
+    out = subprocess.run(['ss', '-Hltnp', 'sport = :%d' % port], capture_output=True,
+                         text=True).stdout
+    return {int(part.split('=', 1)[1]) for part in
+            out.replace(',', ' ').replace(')', ' ').split() if part.startswith('pid=')}
+
+
 def _start_all(servers):
-    """Start servers in parallel (each takes 1-2 s of imports)."""
+    """Start servers in parallel (each takes 1-2 s of imports), on ports
+    unique among them. tests.server.Server takes any answer on its REST
+    port for its own, so a port another process also drew would pass for
+    started while ours exits on "Address already in use": each server must
+    be the one listening, else it starts again on other ports."""
     errors = []
+    taken = set()
+    lock = threading.Lock()
+
+    def fresh_ports(server):
+        with lock:
+            for attr in ('port', 'ofp_port'):
+                port = free_port()
+                while port in taken:
+                    port = free_port()
+                taken.add(port)
+                setattr(server, attr, port)
 
     def start(server):
         try:
-            server.start(timeout=60)
+            for _ in range(3):
+                fresh_ports(server)
+                try:
+                    server.start(timeout=60)
+                except RuntimeError:
+                    if 'Address already in use' not in server.log():
+                        raise
+                    continue
+                deadline = time.monotonic() + 60
+                while server.proc.poll() is None and time.monotonic() < deadline:
+                    if server.proc.pid in _listening_pid(server.port):
+                        return
+                    time.sleep(0.1)
+                server.stop()
+            raise RuntimeError('could not start %s:\n%s' % (server.extra_args,
+                                                             server.log()[-2000:]))
         except Exception as error:  # reported below, after every start ended
             errors.append(error)
     threads = [threading.Thread(target=start, args=(s,)) for s in servers]
