@@ -63,6 +63,8 @@ bench: $(STAMP)
 	$(PY) bench/dhcp.py
 	$(PY) bench/arp.py
 	$(PY) bench/routes.py
+	$(PY) bench/distributed.py
+	$(PY) bench/port_views.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -71,7 +71,9 @@ class Server:
                                    % (self.proc.returncode, self.log()))
             try:
                 requests.get(self.url + '/', timeout=1)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or listening but too busy to answer
+                # (a process loading a large store): not ready either way.
                 time.sleep(0.05)
                 continue
             # The OpenFlow listener fails in a thread of its own: the REST
