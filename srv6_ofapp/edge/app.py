@@ -360,11 +360,14 @@ class SRv6OFApp(app_manager.OSKenApp):
             present = {lp.port['id'] for lp in ports.local_ports(self.replica)}
             bound = {port['id'] for port in self.replica.ports_on(host['name'])} \
                 if host else set()
-        statuses = {port_id: 'ACTIVE' for port_id in present}
-        statuses.update({port_id: 'DOWN' for port_id in bound - present})
+            statuses = {port_id: 'ACTIVE' for port_id in present}
+            statuses.update({port_id: 'DOWN' for port_id in bound - present})
+            # Only what differs from the model as replicated: the store reads
+            # each port it is sent (one request each on etcd).
+            statuses = {port_id: status for port_id, status in statuses.items()
+                        if (self.replica.port(port_id) or {}).get('status') != status}
         if statuses:
-            # One transaction for the whole switch; it writes (and fsyncs)
-            # only the ports whose status changed.
+            # It writes (and fsyncs) only the ports whose status changed.
             self.plugin.set_port_statuses(statuses)
 
     # -- reconciliation --------------------------------------------------------

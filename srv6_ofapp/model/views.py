@@ -33,10 +33,15 @@ class Views:
         return self._hosts
 
     def vrf_allocation(self, host_name, network_id):
+        # One host's allocations at a time (their keys share its prefix): a
+        # port's view reads its host's, not every VRF of the cloud.
         if self._vrfs is None:
-            self._vrfs = {vrf_lib.allocation_key(a['host'], a['network_id']): a
-                          for a in self._txn.list(binding.VRFALLOCATIONS)}
-        return self._vrfs.get(vrf_lib.allocation_key(host_name, network_id))
+            self._vrfs = {}
+        if host_name not in self._vrfs:
+            self._vrfs[host_name] = {
+                a['network_id']: a for a in self._txn.list(
+                    binding.VRFALLOCATIONS, prefix=vrf_lib.host_prefix(host_name))}
+        return self._vrfs[host_name].get(network_id)
 
     def heartbeat(self, agent_id):
         """An agent's heartbeat, or None when it is dead."""

@@ -19,6 +19,7 @@ from srv6_ofapp.edge import pipeline
 from srv6_ofapp.edge.flows import flow_key
 from srv6_ofapp.edge.tables import TABLE_ID, TABLE_NAME
 from srv6_ofapp.runtime import HostReports, Role
+from srv6_ofapp.store.base import Change
 from tests.fakeswitch import FakeSwitch
 from tests.unit.test_pipeline import GW_MAC, World
 
@@ -27,9 +28,11 @@ OLD_TABLE_ID = {'ingress': 0, 'arp': 1, 'dhcp': 2, 'l2': 3}
 
 
 class RecordingPlugin:
-    """What the app asks of the plugin: port statuses, recorded."""
+    """What the app asks of the plugin: port statuses, recorded, and written
+    back to the replica as the store's feed would."""
 
-    def __init__(self):
+    def __init__(self, replica):
+        self.replica = replica
         self.statuses = {}
         self.calls = 0
         self.hold = None  # an Event the write waits for: a slow disk
@@ -39,6 +42,11 @@ class RecordingPlugin:
             self.hold.wait(10)
         self.calls += 1
         self.statuses.update(statuses)
+        for port_id, status in statuses.items():
+            old = self.replica.port(port_id)
+            if old is not None:
+                self.replica.apply(Change(self.replica.revision + 1, 'ports', port_id, old,
+                                          dict(old, status=status)))
 
 
 @pytest.fixture
@@ -48,7 +56,8 @@ def world():
 
 
 def make_app(world, replica=None, role=None):
-    runtime = types.SimpleNamespace(plugin=RecordingPlugin(), replica=replica or world.view(),
+    replica = replica or world.view()
+    runtime = types.SimpleNamespace(plugin=RecordingPlugin(replica), replica=replica,
                                     role=role or Role('all'), reports=HostReports())
     return app_lib.SRv6OFApp(runtime=runtime)
 
