@@ -15,6 +15,7 @@ The OS-Ken app (app.py) runs one for the process's store; the gateway role
 
 import logging
 import threading
+import time
 
 from srv6_ofapp import metrics
 from srv6_ofapp.dataplane import host_state
@@ -106,6 +107,8 @@ class Reconciler:
         self.replica = runtime.replica
         self.settings = settings
         self.kernels = {}   # host id -> HostKernel
+        self._in_step = set()   # hosts brought in step at least once
+        self._started = time.monotonic()
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._worker = None
@@ -157,6 +160,12 @@ class Reconciler:
                 changes, report = self._kernel(host).apply(self.replica)
                 metrics.count('dataplane_changes', changes)
                 self.runtime.reports.post(host['name'], **report)
+                if host['id'] not in self._in_step:
+                    # What an operator (and bench/routers.py) waits for after a start.
+                    self._in_step.add(host['id'])
+                    LOG.info('host %s in step %.2f s after start: %d changes (%s)',
+                             host['name'], time.monotonic() - self._started, changes,
+                             ', '.join('%s %d' % item for item in sorted(report.items())))
             except Exception:
                 LOG.exception('host %s: applying the dataplane failed; will retry',
                               host['name'])

@@ -17,6 +17,10 @@ of several clusters served by one gateway never meet):
     R:    169.254.254.1/32 via 169.254.255.2 dev dx0 (End.DX4's next hop)
     R:    the router's routes; table ip srv6_nat (nftables)
 
+No device of ours takes an automatic IPv6 link-local address
+(addrgenmode none): the veths' ends hold only the addresses above, and a
+node creating hundreds of routers runs no duplicate address detection.
+
 A Linux bridge rather than an OVS br-ex: the external segment needs
 nothing but L2 forwarding between the routers' ports and the wire, and the
 kernel bridge does that with no extra daemon in the path.  Namespaces
@@ -176,11 +180,13 @@ class RouterDriver:
         try:
             linux.ip_batch(self.host_netns, [
                 'link add %s type veth peer name %s netns %s' % (link, UPLINK, netns),
+                'link set %s addrgenmode none' % link,
                 'addr add %s/64 dev %s nodad' % (HOST_LL, link),
                 'link set %s up' % link])
             linux.ip_batch(netns, [
                 'link set lo up',
-                'link add %s type veth peer name %s' % (LOOP_OUT, LOOP_IN),
+                'link add %s type veth peer name %s' % (LOOP_OUT, LOOP_IN)] + [
+                'link set %s addrgenmode none' % dev for dev in (UPLINK, LOOP_OUT, LOOP_IN)] + [
                 'addr add %s dev %s' % (LOOP_OUT_ADDRESS, LOOP_OUT),
                 'addr add %s dev %s' % (LOOP_IN_ADDRESS, LOOP_IN),
                 'addr add %s/64 dev %s nodad' % (ROUTER_LL, UPLINK),
@@ -242,7 +248,9 @@ class RouterDriver:
             external_link = self._external_link_of(netns)
             linux.ip_batch(self.host_netns, [
                 'link add %s type veth peer name %s netns %s' % (external_link, EXTERNAL, netns),
+                'link set %s addrgenmode none' % external_link,
                 'link set %s master %s up' % (external_link, naming.EXTERNAL_BRIDGE)])
+            commands.append('link set %s addrgenmode none' % EXTERNAL)
         if wanted.mac and wanted.mac != mac:
             commands.append('link set %s address %s' % (EXTERNAL, wanted.mac))
         if not present or before is _UNKNOWN:

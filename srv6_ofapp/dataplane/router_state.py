@@ -199,8 +199,13 @@ def nat_ruleset(router):
                      % ', '.join(router.internal_cidrs))
     else:
         lines.append('\tset internal { type ipv4_addr; flags interval; }')
+    # One floating IP per fixed IP (the API's rule); were there two, the
+    # first would be the source outbound, as a map holds one value per key.
+    snat = {}
+    for fip, fixed in router.floating_ips:
+        snat.setdefault(fixed, fip)
     for name, pairs in (('floating_dnat', router.floating_ips),
-                        ('floating_snat', [(fixed, fip) for fip, fixed in router.floating_ips])):
+                        ('floating_snat', snat.items())):
         elements = ', '.join('%s : %s' % pair for pair in sorted(pairs))
         lines.append('\tmap %s { type ipv4_addr : ipv4_addr;%s }'
                      % (name, ' elements = { %s }' % elements if elements else ''))
