@@ -5,9 +5,11 @@ layer serves.
 A definition module has COLLECTION, MEMBER (the JSON body's singular key,
 ``{"port": ...}`` beside ``{"ports": [...]}``), ATTRIBUTES (its attribute
 map, format in base), EXTENSIONS (those it brings) and, when they are not
-the defaults, PATH (its URL segment; the collection name by default) and
-ACTIONS (of index, show, create, update, delete).  A new resource is
-a module listed in RESOURCES, beside its model module in
+the defaults, PATH (its URL segment; the collection name by default),
+ACTIONS (of index, show, create, update, delete), MEMBER_ACTIONS (PUT
+.../{id}/<action>: the model's Resource.act) and RELATED ({name: the
+collection it lists}: GET .../{id}/<name>, the model's Resource.related).
+A new resource is a module listed in RESOURCES, beside its model module in
 srv6_ofapp/model/plugin.py.
 """
 
@@ -31,6 +33,8 @@ MEMBERS = {r.COLLECTION: r.MEMBER for r in RESOURCES}
 ALL_ACTIONS = ('index', 'show', 'create', 'update', 'delete')
 ACTIONS = {r.COLLECTION: getattr(r, 'ACTIONS', ALL_ACTIONS) for r in RESOURCES}
 PATHS = {r.COLLECTION: getattr(r, 'PATH', r.COLLECTION) for r in RESOURCES}
+MEMBER_ACTIONS = {r.COLLECTION: getattr(r, 'MEMBER_ACTIONS', ()) for r in RESOURCES}
+RELATED = {r.COLLECTION: getattr(r, 'RELATED', {}) for r in RESOURCES}
 
 
 def _extensions():
