@@ -15,9 +15,11 @@ srv6_ofapp/model/plugin.py.
 
 from rest.definitions import agents
 from rest.definitions import base
+from rest.definitions import floatingips
 from rest.definitions import hosts
 from rest.definitions import networks
 from rest.definitions import ports
+from rest.definitions import routers
 from rest.definitions import security_group_rules
 from rest.definitions import security_groups
 from rest.definitions import srv6_encap_networks
@@ -26,7 +28,7 @@ from rest.definitions import subnets
 DEFERRED = base.DEFERRED
 
 RESOURCES = (networks, subnets, ports, hosts, srv6_encap_networks, agents, security_groups,
-             security_group_rules)
+             security_group_rules, routers, floatingips)
 
 RESOURCE_ATTRIBUTE_MAP = {r.COLLECTION: r.ATTRIBUTES for r in RESOURCES}
 MEMBERS = {r.COLLECTION: r.MEMBER for r in RESOURCES}

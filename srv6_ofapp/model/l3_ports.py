@@ -54,20 +54,25 @@ def check_delete(txn, ctx, port):
         raise exc.FipAssociated(port_id=port['id'])
 
 
-def check_update(txn, old, new):
-    """A change of ``old`` to ``new`` through the port API."""
-    if owner_of(txn, old):
+def check_update(txn, port, changes):
+    """What the port API asks to change of ``port``: not what its owner
+    gave it."""
+    if owner_of(txn, port):
         for attr in _KEPT:
-            if new[attr] != old[attr]:
-                raise exc.ServicePortChange(port_id=old['id'], attr=attr,
-                                            device_owner=old['device_owner'],
-                                            device_id=old['device_id'])
-    addresses = {f['ip_address'] for f in new['fixed_ips']}
-    for fip in floating_ips_of(txn, old['id']):
+            if attr in changes and changes[attr] != port[attr]:
+                raise exc.ServicePortChange(port_id=port['id'], attr=attr,
+                                            device_owner=port['device_owner'],
+                                            device_id=port['device_id'])
+
+
+def check_fixed_ips(txn, port, fixed_ips):
+    """A port keeps the fixed IPs its floating IPs are associated through."""
+    addresses = {f['ip_address'] for f in fixed_ips}
+    for fip in floating_ips_of(txn, port['id']):
         if fip['fixed_ip_address'] not in addresses:
             raise exc.BadRequest(resource='port', msg='Cannot update the fixed_ips of the '
                                  'port %s, because its original fixed_ip has been associated '
-                                 'to a floating ip' % old['id'])
+                                 'to a floating ip' % port['id'])
 
 
 def floating_ips_of(txn, port_id):

@@ -21,10 +21,12 @@ import random
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import filters as filter_lib
+from srv6_ofapp.model import floatingips
 from srv6_ofapp.model import hosts
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import ports
 from srv6_ofapp.model import resource
+from srv6_ofapp.model import routers
 from srv6_ofapp.model import security_groups
 from srv6_ofapp.model import srv6_encap_networks
 from srv6_ofapp.model import subnets
@@ -41,6 +43,8 @@ RESOURCES = (
     agents.Agents,
     security_groups.SecurityGroups,
     security_groups.SecurityGroupRules,
+    routers.Routers,
+    floatingips.FloatingIPs,
 )
 
 # Port statuses written per transaction (see set_port_statuses).

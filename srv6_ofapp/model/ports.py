@@ -111,8 +111,9 @@ class Ports(resource.Resource):
         return doc
 
     def update(self, txn, ctx, doc, changes):
+        l3_ports.check_update(txn, doc, changes)
         new = self.apply(txn, ctx, doc, changes)
-        l3_ports.check_update(txn, doc, new)
+        l3_ports.check_fixed_ips(txn, doc, new['fixed_ips'])
         return new
 
     def apply(self, txn, ctx, doc, changes):
