@@ -282,6 +282,11 @@ class HostInUse(Conflict):
     message = 'Unable to complete operation on host %(host_id)s: %(reason)s.'
 
 
+class GatewayIpInUse(Conflict):
+    message = ('Current gateway ip %(ip_address)s already in use by port %(port_id)s. '
+               'Unable to update.')
+
+
 class IpAddressAlreadyAllocated(Conflict):
     message = ('IP address %(ip)s already allocated in subnet %(subnet_id)s')
 

@@ -255,6 +255,9 @@ def test_interfaces_by_subnet(admin, alice, bob, node):
     expect(alice.put(url('ports', port), {'port': {'device_owner': ''}}), 409,
            'ServicePortChange')
     expect(alice.delete(url('subnets', net['subnet'])), 409, 'SubnetInUse')
+    for gateway in ('10.10.0.254', None):
+        expect(alice.put(url('subnets', net['subnet']), {'subnet': {'gateway_ip': gateway}}),
+               409, 'GatewayIpInUse')
     expect(alice.delete(url('networks', net)), 409, 'NetworkInUse')
     # A subnet on a network shared by the admin is not a project's to attach.
     shared = admin.create('network', name='shared', shared=True)
