@@ -37,10 +37,18 @@ def owner_kind(port):
 
 
 def owner_of(txn, port):
-    """The router or floating IP that owns ``port``, or None (Neutron lets
-    a port whose owner is gone be deleted)."""
+    """The router or floating IP that owns ``port``, or None: a port whose
+    owner is gone, or that only names it (made through the port API), is
+    the port API's (Neutron lets the first go; the second it would keep)."""
     kind = owner_kind(port)
-    return txn.get(kind, port['device_id']) if kind and port['device_id'] else None
+    owner = txn.get(kind, port['device_id']) if kind and port['device_id'] else None
+    if owner is None:
+        return None
+    if kind == FLOATINGIPS:
+        held = [owner['floating_port_id']]
+    else:
+        held = [i['port_id'] for i in owner['interfaces']] + [owner['gw_port_id']]
+    return owner if port['id'] in held else None
 
 
 def check_delete(txn, ctx, port):

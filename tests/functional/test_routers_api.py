@@ -252,6 +252,10 @@ def test_interfaces_by_subnet(admin, alice, bob, node):
     # What the interface holds cannot go under it.
     expect(alice.delete(url('routers', router)), 409, 'RouterInUse')
     expect(alice.delete(url('ports', port)), 409, 'ServicePortInUse')
+    # A port that only names the router (made through the port API) is not its.
+    named = alice.create('port', network_id=net['id'], device_id=router['id'],
+                         device_owner='network:router_interface')
+    expect(alice.delete(url('ports', named)), 204)
     expect(alice.put(url('ports', port), {'port': {'device_owner': ''}}), 409,
            'ServicePortChange')
     expect(alice.delete(url('subnets', net['subnet'])), 409, 'SubnetInUse')
