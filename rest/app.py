@@ -100,6 +100,16 @@ class API:
                                     ('delete', 'DELETE', True)):
             m.connect(path + ('/{tag:[^/]+}' if one else ''), action='tags_' + action,
                       conditions={'method': [method]})
+        # Member actions (a router's add_router_interface) and the listings
+        # a member names (a router's l3-agents).
+        for c in self.controllers:
+            member = '%s/%s/{id:[^/]+}/' % (prefix, definitions.PATHS[c])
+            for name in definitions.MEMBER_ACTIONS[c]:
+                m.connect(member + name, action='member_action', name_=name,
+                          collection_path=definitions.PATHS[c], conditions={'method': ['PUT']})
+            for name in definitions.RELATED[c]:
+                m.connect(member + name, action='related', name_=name,
+                          collection_path=definitions.PATHS[c], conditions={'method': ['GET']})
 
     @webob.dec.wsgify
     def __call__(self, request):
@@ -150,6 +160,12 @@ class API:
                 ctx, action[len('tags_'):], collection, match['id'],
                 None if tag is None else _path_text(tag), body, _if_revision(request)))
         controller = self.controllers[collection]
+        if action == 'member_action':
+            return _json_response(*controller.member_action(ctx, match['id'], match['name_'],
+                                                            self._body(request)))
+        if action == 'related':
+            return _json_response(*controller.related(ctx, match['id'], match['name_'],
+                                                      request.GET))
         if action == 'index':
             url = request.host_url + request.path
             return _json_response(*controller.index(ctx, request.GET, url))

@@ -64,6 +64,19 @@ class Controller:
         self.plugin.delete(ctx, self.collection, id_, if_revision)
         return 204, None
 
+    def member_action(self, ctx, id_, name, body):
+        """PUT .../{id}/<name> (a router's add_router_interface): the
+        model reads the body and answers."""
+        return 200, self.plugin.act(ctx, self.collection, id_, name, body)
+
+    def related(self, ctx, id_, name, params):
+        """GET .../{id}/<name> (a router's l3-agents): other resources, in
+        their collection's view."""
+        other, items = self.plugin.related(ctx, self.collection, id_, name)
+        fields = params.getall('fields')
+        return 200, {other: [Controller(self.plugin, other)._view(ctx, item, fields)
+                             for item in items]}
+
     # -- bodies ------------------------------------------------------------
 
     def _member_body(self, body):

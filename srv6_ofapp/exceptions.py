@@ -93,6 +93,10 @@ class InvalidIpForNetwork(BadRequest):
     message = 'IP address %(ip_address)s is not a valid IP for any of the subnets on the specified network.'
 
 
+class SubnetMismatchForPort(BadRequest):
+    message = 'Subnet on port %(port_id)s does not match the requested subnet %(subnet_id)s.'
+
+
 # 401 / 403
 class NotAuthenticated(NeutronException):
     status = 401
@@ -142,6 +146,28 @@ class SecurityGroupRuleNotFound(NotFound):
     message = 'Security group rule %(id)s does not exist'
 
 
+class RouterNotFound(NotFound):
+    message = 'Router %(router_id)s could not be found'
+
+
+class RouterInterfaceNotFound(NotFound):
+    message = 'Router %(router_id)s does not have an interface with id %(port_id)s'
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    message = 'Router %(router_id)s has no interface on subnet %(subnet_id)s'
+
+
+class FloatingIPNotFound(NotFound):
+    message = 'Floating IP %(floatingip_id)s could not be found'
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = ('External network %(external_network_id)s is not reachable from subnet '
+               '%(subnet_id)s.  Therefore, cannot associate Port %(port_id)s with a '
+               'Floating IP.')
+
+
 class TagNotFound(NotFound):
     message = 'Tag %(tag)s could not be found.'
 
@@ -176,6 +202,52 @@ class SubnetInUse(Conflict):
                'One or more ports have an IP allocation from this subnet.')
 
 
+class RouterInUse(Conflict):
+    message = 'Router %(router_id)s %(reason)s'
+
+
+class RouterInterfaceInUseByFloatingIP(Conflict):
+    message = ('Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be '
+               'deleted, as it is required by one or more floating IPs.')
+
+
+class RouterExternalGatewayInUseByFloatingIp(Conflict):
+    message = ('Gateway cannot be updated for router %(router_id)s, since a gateway to '
+               'external network %(net_id)s is required by one or more floating IPs.')
+
+
+class FloatingIPPortAlreadyAssociated(Conflict):
+    message = ('Cannot associate floating IP %(floating_ip_address)s (%(fip_id)s) with port '
+               '%(port_id)s using fixed IP %(fixed_ip)s, as that fixed IP already has a '
+               'floating IP on external network %(net_id)s.')
+
+
+class FipAssociated(Conflict):
+    message = ('Unable to complete the operation on port %(port_id)s because the port still '
+               'has an associated floating IP.')
+
+
+class ExternalNetworkInUse(Conflict):
+    message = ('External network %(net_id)s cannot be updated to be made non-external, since '
+               'it has existing gateway ports.')
+
+
+class PortInUse(Conflict):
+    message = ('Unable to complete operation on port %(port_id)s for network %(net_id)s. '
+               'Port already has an attached device %(device_id)s.')
+
+
+class ServicePortInUse(Conflict):
+    message = 'Port %(port_id)s cannot be deleted directly via the port API: %(reason)s.'
+
+
+class ServicePortChange(Conflict):
+    """Not Neutron's: a router's or floating IP's port keeps what its owner
+    gave it (the owner's document repeats it)."""
+    message = ('Port %(port_id)s belongs to %(device_owner)s %(device_id)s: its %(attr)s '
+               'does not change through the port API.')
+
+
 class AgentInUse(Conflict):
     message = ('Agent %(id)s of host %(host)s is alive; stop it before deleting it '
                '(a dead agent is deleted).')
@@ -208,6 +280,11 @@ class PortBound(Conflict):
 
 class HostInUse(Conflict):
     message = 'Unable to complete operation on host %(host_id)s: %(reason)s.'
+
+
+class GatewayIpInUse(Conflict):
+    message = ('Current gateway ip %(ip_address)s already in use by port %(port_id)s. '
+               'Unable to update.')
 
 
 class IpAddressAlreadyAllocated(Conflict):

@@ -8,6 +8,8 @@ from rest.definitions import base
 COLLECTION = 'agents'
 MEMBER = 'agent'
 ACTIONS = ('index', 'show', 'update', 'delete')
+# l3_agent_scheduler: GET /v2.0/agents/{id}/l3-routers, an L3 agent's routers.
+RELATED = {'l3-routers': 'routers'}
 
 ATTRIBUTES = dict({
     'id': base.ID,

@@ -45,6 +45,8 @@ ADMIN_STATE_UP = {'allow_post': True, 'allow_put': True, 'validate': v.boolean,
 # The network a subnet, port or encap network belongs to, for good.
 NETWORK_ID = {'allow_post': True, 'allow_put': False, 'validate': v.uuid_str,
               'required': True, 'is_visible': True, 'is_filter': True, 'is_sort_key': True}
+# A fixed_ips entry as a request gives it: a subnet, an address or both.
+FIXED_IP = v.dict_of(optional={'subnet_id': v.uuid_str, 'ip_address': v.ipv4_address})
 # Neutron's standard attributes: timestamps and revisions.
 STANDARD_ATTRIBUTES = {
     'created_at': READ_ONLY_FILTER,

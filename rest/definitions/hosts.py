@@ -1,8 +1,11 @@
 """The host resource (admin only): a hypervisor or network node, its OVS
-bridge and OVSDB, its SID prefix, underlay address and VRF address pool."""
+bridge and OVSDB, its SID prefix, underlay address and VRF address pool;
+a network node (role ``network``) runs routers, and its
+``external_interface`` faces the external segment."""
 
 from rest import validators as v
 from rest.definitions import base
+from srv6_ofapp.model import scheduler
 
 COLLECTION = 'hosts'
 MEMBER = 'host'
@@ -30,6 +33,15 @@ ATTRIBUTES = dict({
     'ovsdb': {'allow_post': True, 'allow_put': True,
               'validate': v.nullable(v.ovsdb_target), 'default': None,
               'is_visible': True},
+    # compute: a hypervisor; network: a network node, where routers run.
+    'role': {'allow_post': True, 'allow_put': True, 'validate': v.one_of(*scheduler.ROLES),
+             'default': 'compute', 'is_visible': True, 'is_filter': True,
+             'is_sort_key': True},
+    # The device of the host's kernel facing the external segment (a
+    # network node's routers reach the external networks through it).
+    'external_interface': {'allow_post': True, 'allow_put': True,
+                           'validate': v.nullable(v.ifname), 'default': None,
+                           'is_visible': True, 'is_filter': True},
 }, **base.STANDARD_ATTRIBUTES)
 
 EXTENSIONS = (

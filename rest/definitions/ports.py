@@ -6,7 +6,6 @@ from rest.definitions import base
 COLLECTION = 'ports'
 MEMBER = 'port'
 
-_fixed_ip = v.dict_of(optional={'subnet_id': v.uuid_str, 'ip_address': v.ipv4_address})
 _address_pair = v.dict_of(required={'ip_address': v.ipv4_address_or_cidr},
                           optional={'mac_address': v.mac_address})
 _dhcp_opt = v.dict_of(required={'opt_name': v.string(255)},
@@ -34,7 +33,7 @@ ATTRIBUTES = dict(base.PROJECT_RESOURCE, **{
                     'default': base.DEFERRED, 'is_visible': True, 'is_filter': True,
                     'is_sort_key': True, 'admin_put_only': True},
     'fixed_ips': {'allow_post': True, 'allow_put': True,
-                  'validate': v.list_of(_fixed_ip), 'default': base.DEFERRED,
+                  'validate': v.list_of(base.FIXED_IP), 'default': base.DEFERRED,
                   'is_visible': True, 'is_filter': True},
     'device_id': {'allow_post': True, 'allow_put': True, 'validate': v.string(255),
                   'default': '', 'is_visible': True, 'is_filter': True,

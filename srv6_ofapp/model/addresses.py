@@ -42,6 +42,12 @@ def is_allocated(txn, subnet_id, ip):
     return txn.get(IPALLOCATIONS, allocation_key(subnet_id, ip)) is not None
 
 
+def holder(txn, subnet_id, ip):
+    """The id of the port holding ``ip`` of the subnet, or None."""
+    allocation = txn.get(IPALLOCATIONS, allocation_key(subnet_id, ip))
+    return allocation and allocation['port_id']
+
+
 def claim_ip(txn, subnet, ip, port_id):
     """Give ``ip`` of ``subnet`` to ``port_id`` (None: to the network's
     services); returns the port's fixed_ips entry."""

@@ -1,6 +1,8 @@
 """Agents, as Neutron's agents API shows them: one per host a process
 serves (an agent process serves its own host; the all-in-one process
-every host), admin only.
+every host), admin only.  A network node's agent is an ``L3 agent``
+(its routers are its l3-routers), any other host's an ``SRv6 OpenFlow
+agent``: the host's role decides at each report.
 
 Two documents per agent:
   agents/<id>            the record: it stays, alive or dead, until an admin
@@ -13,34 +15,48 @@ Two documents per agent:
                          the store deletes it.
 
 An agent's id is a function of its type and host, so a restarted agent is
-the same agent.
+the same agent; a host that changes role has a new agent, and the other
+one is dead.
 """
 
 import uuid
 
 from srv6_ofapp import exceptions as exc
+from srv6_ofapp.model import binding
 from srv6_ofapp.model import resource
+from srv6_ofapp.model import scheduler
 
 HEARTBEATS = 'agent_heartbeats'
-AGENT_TYPE = 'SRv6 OpenFlow agent'
+OPENFLOW_AGENT = 'SRv6 OpenFlow agent'
+L3_AGENT = 'L3 agent'  # neutron_lib.constants.AGENT_TYPE_L3
+AGENT_TYPES = (OPENFLOW_AGENT, L3_AGENT)
 BINARY = 'srv6-ofapp'
 TOPIC = 'N/A'
 _ID_NAMESPACE = uuid.UUID('0f5c7f0a-8f3e-4c4b-9d2e-5a6b1c3d7e21')
 
 
-def agent_id(host):
-    return str(uuid.uuid5(_ID_NAMESPACE, '%s/%s' % (AGENT_TYPE, host)))
+def agent_id(agent_type, host):
+    return str(uuid.uuid5(_ID_NAMESPACE, '%s/%s' % (agent_type, host)))
+
+
+def agent_type_of(host_doc):
+    """The type of the agent serving a host (None: not registered)."""
+    return L3_AGENT if host_doc and scheduler.is_network_node(host_doc) else OPENFLOW_AGENT
 
 
 def report(txn, host, configurations, started_at, lease):
     """Record that the agent of ``host`` is alive, with its configurations:
     its heartbeat on ``lease``, and its record when it is new or restarted."""
-    id_ = agent_id(host)
+    agent_type = agent_type_of(binding.host_by_name(txn, host))
+    id_ = agent_id(agent_type, host)
+    for other in AGENT_TYPES:
+        if other != agent_type:  # the host's role changed: that agent is dead
+            txn.delete(HEARTBEATS, agent_id(other, host))
     now = resource.utcnow()
     record = txn.get('agents', id_)
     if record is None or record['started_at'] != started_at:
         record = dict(record or {
-            'id': id_, 'agent_type': AGENT_TYPE, 'binary': BINARY, 'topic': TOPIC,
+            'id': id_, 'agent_type': agent_type, 'binary': BINARY, 'topic': TOPIC,
             'host': host, 'admin_state_up': True, 'description': '',
             'availability_zone': None, 'created_at': now, 'updated_at': now,
             'revision_number': 0}, started_at=started_at, configurations=configurations,
@@ -70,6 +86,14 @@ class Agents(resource.Resource):
         if txn.get(HEARTBEATS, doc['id']) is not None:
             raise exc.AgentInUse(id=doc['id'], host=doc['host'])
         # Its heartbeat, should one come again, makes a new record.
+
+    def related(self, txn, ctx, doc, name):
+        """l3-routers: the routers on an L3 agent's network node."""
+        if name != 'l3-routers':
+            return super().related(txn, ctx, doc, name)
+        if doc['agent_type'] != L3_AGENT:
+            return 'routers', []
+        return 'routers', txn.list('routers', where={'host': doc['host']})
 
     def view(self, views, doc):
         heartbeat = views.heartbeat(doc['id'])

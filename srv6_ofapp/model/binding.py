@@ -8,8 +8,14 @@ normal.  Neutron's other VNIC types (SR-IOV direct, macvtap, baremetal ...)
 need another mechanism; such a port asking for a host is binding_failed
 and holds no VRF.
 
-Store kind:
-  vrfallocations  <host name>/<network_id>  -> {host, network_id, vrf, vrf_ip}
+A host's vrf_cidr is one address space for every SID on the host: its
+VRFs' and those of the routers scheduled on it (model/scheduler.py), so
+each vrf_ip is allocated here, unique among both.
+
+Store kinds:
+  vrfallocations     <host name>/<network_id>  -> {host, network_id, vrf, vrf_ip}
+  routerallocations  <host name>/<router_id>   -> {host, router_id, vrf_ip}
+                                                  (written by the scheduler)
 """
 
 from srv6_ofapp import exceptions as exc
@@ -17,6 +23,9 @@ from topology import naming
 from topology import vrf as vrf_lib
 
 VRFALLOCATIONS = 'vrfallocations'
+ROUTERALLOCATIONS = 'routerallocations'
+# The kinds whose documents hold a vrf_ip of the host their key starts with.
+SID_KINDS = (VRFALLOCATIONS, ROUTERALLOCATIONS)
 VNIC_TYPES_BOUND = ('normal',)
 
 
@@ -48,7 +57,7 @@ def bind(txn, port, strict=True):
     client-supplied binding:profile agrees with it (``strict``) or, when
     the host has only just become known, give way to it."""
     host_name = bound_host(port)
-    host = host_name and _host_by_name(txn, host_name)
+    host = host_name and host_by_name(txn, host_name)
     if not host:
         return
     allocation = _ensure_vrf(txn, host, port['network_id'])
@@ -84,10 +93,22 @@ def bind_waiting_ports(txn, host_name):
 
 
 def host_has_vrfs(txn, host_name):
-    return bool(txn.list(VRFALLOCATIONS, prefix=vrf_lib.host_prefix(host_name)))
+    """Whether a VRF or a router holds a vrf_ip of the host."""
+    return any(txn.list(kind, prefix=vrf_lib.host_prefix(host_name)) for kind in SID_KINDS)
 
 
-def _host_by_name(txn, name):
+def allocate_vrf_ip(txn, host):
+    """The lowest address of the host's vrf_cidr that no VRF and no router
+    of the host holds; the caller stores it in this transaction."""
+    prefix = vrf_lib.host_prefix(host['name'])
+    used = [a['vrf_ip'] for kind in SID_KINDS for a in txn.list(kind, prefix=prefix)]
+    vrf_ip = vrf_lib.first_free_vrf_ip(host['vrf_cidr'], used)
+    if vrf_ip is None:
+        raise exc.VrfIpGenerationFailure(vrf_cidr=host['vrf_cidr'], host=host['name'])
+    return vrf_ip
+
+
+def host_by_name(txn, name):
     hosts = [h for h in txn.list('hosts') if h['name'] == name]
     return hosts[0] if hosts else None
 
@@ -98,9 +119,7 @@ def _ensure_vrf(txn, host, network_id):
     if allocation:
         return allocation
     on_host = txn.list(VRFALLOCATIONS, prefix=vrf_lib.host_prefix(host['name']))
-    vrf_ip = vrf_lib.first_free_vrf_ip(host['vrf_cidr'], [a['vrf_ip'] for a in on_host])
-    if vrf_ip is None:
-        raise exc.VrfIpGenerationFailure(vrf_cidr=host['vrf_cidr'], host=host['name'])
+    vrf_ip = allocate_vrf_ip(txn, host)
     network = txn.get('networks', network_id)
     name = naming.vrf_name(network['tenant_id'], network_id)
     for other in on_host:

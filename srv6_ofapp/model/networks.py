@@ -1,14 +1,18 @@
 """Networks: a project's L2 domain, maybe shared with every project, maybe
 external (router:external: every project sees it and its subnets, only a
-shared one takes their ports).
+shared one takes their ports; routers have their gateways and floating IPs
+their addresses there).
 
 A network's MTU is bounded by what fits the underlay once encapsulated;
-unsharing it is refused while other projects' ports use it; deleting it is
-refused while it has ports and takes its subnets and encap rules along.
+unsharing it is refused while other projects' ports use it, making it
+internal while routers have their gateway there; deleting it is refused
+while it has ports (a router's gateway, a floating IP's address) and takes
+its subnets and encap rules along.
 """
 
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import addresses
+from srv6_ofapp.model import l3_ports
 from srv6_ofapp.model import resource
 
 # Outer IPv6 header (40) + SRH with one segment (8 + 16): what seg6 encap adds.
@@ -76,6 +80,10 @@ class Networks(resource.Resource):
             if foreign:
                 raise exc.Conflict('Unable to reconfigure sharing settings for network %s. '
                                    'Multiple tenants are using it.' % doc['id'])
+        if changes.get('router:external') is False and is_external(doc) and txn.list(
+                'ports', where={'network_id': doc['id'],
+                                'device_owner': l3_ports.ROUTER_GATEWAY}):
+            raise exc.ExternalNetworkInUse(net_id=doc['id'])
         doc.update(changes)
         return doc
 

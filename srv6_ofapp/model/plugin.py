@@ -21,10 +21,12 @@ import random
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import filters as filter_lib
+from srv6_ofapp.model import floatingips
 from srv6_ofapp.model import hosts
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import ports
 from srv6_ofapp.model import resource
+from srv6_ofapp.model import routers
 from srv6_ofapp.model import security_groups
 from srv6_ofapp.model import srv6_encap_networks
 from srv6_ofapp.model import subnets
@@ -41,6 +43,8 @@ RESOURCES = (
     agents.Agents,
     security_groups.SecurityGroups,
     security_groups.SecurityGroupRules,
+    routers.Routers,
+    floatingips.FloatingIPs,
 )
 
 # Port statuses written per transaction (see set_port_statuses).
@@ -114,10 +118,35 @@ class Plugin:
 
         def txn_fn(txn):
             doc = self._changeable(txn, ctx, handler, id_, if_revision)
-            handler.check_delete(ctx, doc)
+            handler.check_delete(txn, ctx, doc)
             handler.delete(txn, doc)
             txn.delete(collection, id_)
         self.store.transact(txn_fn)
+
+    def act(self, ctx, collection, id_, action, body):
+        """A member action (a router's add_router_interface ...): its
+        response body."""
+        handler = self._resource(ctx, collection)
+
+        def txn_fn(txn):
+            doc = self._changeable(txn, ctx, handler, id_, None)
+            new, response = handler.act(txn, ctx, action, copy.deepcopy(doc), body)
+            if new != doc:
+                resource.put_next_revision(txn, collection, doc, new)
+            return response
+        return self.store.transact(txn_fn)
+
+    def related(self, ctx, collection, id_, name):
+        """What a member's sub-collection ``name`` lists (a router's
+        l3-agents ...): (their collection, their views)."""
+        handler = self._resource(ctx, collection)
+
+        def txn_fn(txn):
+            other, docs = handler.related(txn, ctx, handler.get_visible(txn, ctx, id_), name)
+            other_handler = self._resource(ctx, other)
+            views = Views(txn)
+            return other, [other_handler.view(views, doc) for doc in docs]
+        return self.store.read(txn_fn)
 
     def get_tags(self, ctx, collection, id_):
         return self.get(ctx, collection, id_)['tags']
@@ -139,7 +168,7 @@ class Plugin:
             doc = self._changeable(txn, ctx, handler, id_, if_revision)
             new = new_doc(txn, doc)
             if new != doc:
-                _put_next_revision(txn, handler.collection, doc, new)
+                resource.put_next_revision(txn, handler.collection, doc, new)
             return handler.view(Views(txn), new)
         return self.store.transact(txn_fn)
 
@@ -171,7 +200,8 @@ class Plugin:
                 for port_id, status in batch:
                     doc = txn.get('ports', port_id)
                     if doc is not None and doc['status'] != status:
-                        _put_next_revision(txn, 'ports', doc, dict(doc, status=status))
+                        resource.put_next_revision(txn, 'ports', doc,
+                                                   dict(doc, status=status))
                         changed.append(port_id)
                 return changed
             return txn_fn
@@ -181,10 +211,3 @@ class Plugin:
             changed += self.store.transact(batch_fn(items[start:start + STATUS_BATCH]))
         return changed
 
-
-def _put_next_revision(txn, collection, old, new):
-    """Store ``new`` as the next revision of ``old`` (Neutron's
-    revision_number and updated_at)."""
-    new['revision_number'] = old['revision_number'] + 1
-    new['updated_at'] = resource.utcnow()
-    txn.put(collection, new['id'], new)

@@ -4,8 +4,12 @@ binding to a host.
 What a port's fixed_ips request means (Neutron's forms: an address, a
 subnet, both, or nothing for any free address) is decided here; holding
 the addresses is the bookkeeping's (addresses), the VRF a bound port needs
-is binding's.
+is binding's; what the port API may not do to a router's or floating IP's
+port is l3_ports'.  Routers and floating IPs make and remove their ports
+with :func:`create_owned` and :func:`remove`.
 """
+
+import copy
 
 import netaddr
 
@@ -13,14 +17,53 @@ from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import addresses
 from srv6_ofapp.model import binding
 from srv6_ofapp.model import filters as filter_lib
+from srv6_ofapp.model import l3_ports
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import resource
 from srv6_ofapp.model import security_groups
+from srv6_ofapp.model.context import Context
 
-# neutron_lib.constants.ROUTER_INTERFACE_OWNERS
-ROUTER_INTERFACE_OWNERS = ('network:router_interface',
-                           'network:ha_router_replicated_interface',
-                           'network:router_interface_distributed')
+# Neutron's l3_db makes its ports with an admin context.
+_ADMIN = Context(None, is_admin=True)
+# What a router's or floating IP's port has besides its network, owner and
+# addresses: no port security (no groups), not bound, no options.
+_OWNED = {'name': '', 'description': '', 'admin_state_up': True,
+          'binding:host_id': '', 'binding:profile': {}, 'binding:vnic_type': 'normal',
+          'port_security_enabled': False, 'allowed_address_pairs': [],
+          'extra_dhcp_opts': [], 'security_groups': []}
+
+
+def create_owned(txn, settings, network_id, device_owner, device_id, tenant_id,
+                 fixed_ips=None):
+    """A port for a router or a floating IP (``tenant_id`` '' for one no
+    project sees): ``fixed_ips`` as a port's request asks, None for any
+    free address.  Returns it, stored."""
+    attrs = dict(_OWNED, network_id=network_id, device_owner=device_owner,
+                 device_id=device_id, tenant_id=tenant_id, tags=[])
+    if fixed_ips is not None:
+        attrs['fixed_ips'] = fixed_ips
+    return Ports(settings).create(txn, _ADMIN, attrs)
+
+
+def update_owned(txn, settings, port, changes):
+    """Apply ``changes`` to a router's or floating IP's port, as its owner
+    (the port API's limits do not apply); returns it, stored."""
+    new = Ports(settings).apply(txn, _ADMIN, copy.deepcopy(port), changes)
+    resource.put_next_revision(txn, 'ports', port, new)
+    return new
+
+
+def remove(txn, port):
+    """Delete ``port`` and release what it holds, as its owner."""
+    release(txn, port)
+    txn.delete('ports', port['id'])
+
+
+def release(txn, port):
+    """Give back a port's addresses, MAC and VRF."""
+    addresses.release_ips(txn, port['fixed_ips'])
+    addresses.release_mac(txn, port['network_id'], port['mac_address'])
+    binding.unbind(txn, port)
 
 
 class Ports(resource.Resource):
@@ -68,6 +111,13 @@ class Ports(resource.Resource):
         return doc
 
     def update(self, txn, ctx, doc, changes):
+        l3_ports.check_update(txn, doc, changes)
+        new = self.apply(txn, ctx, doc, changes)
+        l3_ports.check_fixed_ips(txn, doc, new['fixed_ips'])
+        return new
+
+    def apply(self, txn, ctx, doc, changes):
+        """``doc`` with ``changes``, their addresses, groups and binding."""
         new = dict(doc, **changes)
         _check_address_pairs(new)
         if 'fixed_ips' in changes:
@@ -102,10 +152,12 @@ class Ports(resource.Resource):
         addresses.claim_mac(txn, port['network_id'], mac, port['id'],
                             self.settings.base_mac, self.settings.rng)
 
+    def check_delete(self, txn, ctx, doc):
+        l3_ports.check_delete(txn, ctx, doc)
+
     def delete(self, txn, doc):
-        addresses.release_ips(txn, doc['fixed_ips'])
-        addresses.release_mac(txn, doc['network_id'], doc['mac_address'])
-        binding.unbind(txn, doc)
+        l3_ports.release_floating_ips(txn, doc['id'])
+        release(txn, doc)
 
 
 def _check_address_pairs(port):
@@ -177,7 +229,8 @@ def _check_gateway(subnet, ip, port):
     """The gateway address is the distributed gateway's on every host; a
     router's interface, where Neutron puts it, is the one port that may
     hold it."""
-    if ip == subnet['gateway_ip'] and port['device_owner'] not in ROUTER_INTERFACE_OWNERS:
+    owner = port['device_owner']
+    if ip == subnet['gateway_ip'] and owner not in l3_ports.ROUTER_INTERFACE_OWNERS:
         raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet['id'])
 
 

@@ -18,6 +18,14 @@ def utcnow():
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
 
 
+def put_next_revision(txn, collection, old, new):
+    """Store ``new`` as the next revision of ``old`` (Neutron's
+    revision_number and updated_at)."""
+    new['revision_number'] = old['revision_number'] + 1
+    new['updated_at'] = utcnow()
+    txn.put(collection, new['id'], new)
+
+
 class Resource:
 
     #: The collection: its name in URLs and its kind in the store.
@@ -52,7 +60,7 @@ class Resource:
         may change); the plugin writes it with its next revision."""
         raise NotImplementedError
 
-    def check_delete(self, ctx, doc):
+    def check_delete(self, txn, ctx, doc):
         """Refuse a deletion for who asks (ownership is checked already)."""
 
     def delete(self, txn, doc):
@@ -61,6 +69,18 @@ class Resource:
 
     def on_list(self, txn, ctx):
         """See ensures_on_list."""
+
+    def act(self, txn, ctx, action, doc, body):
+        """A member action (Neutron's ACTION_MAP, e.g. a router's
+        add_router_interface) on ``doc`` (a copy the hook may change):
+        returns (the new document, the response body).  The plugin writes
+        the document with its next revision when it changed."""
+        raise exc.HTTPNotFound()
+
+    def related(self, txn, ctx, doc, name):
+        """A read-only listing of other resources a member names (e.g. a
+        router's l3-agents): (their collection, their documents)."""
+        raise exc.HTTPNotFound()
 
     def view(self, views, doc):
         """The API view of a stored document."""
@@ -107,7 +127,10 @@ class Resource:
         """The project a new document belongs to: the one asked for, else
         ``default`` (a child's network's project), else the caller's.
         Only an admin may create for another project."""
-        project = attrs.pop('tenant_id', default) or ctx.project_id
+        project = attrs.pop('tenant_id', None)
+        if project is None:
+            # '' stays: the project of a router's gateway port (no project).
+            project = default or ctx.project_id
         if project is None:
             raise exc.BadRequest(resource=self.collection, msg='tenant_id is required')
         if not ctx.is_admin and project != ctx.project_id:

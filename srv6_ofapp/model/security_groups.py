@@ -157,7 +157,7 @@ class SecurityGroups(resource.Resource):
         doc.update(changes)
         return doc
 
-    def check_delete(self, ctx, doc):
+    def check_delete(self, txn, ctx, doc):
         if doc['name'] == DEFAULT_NAME and not ctx.is_admin:
             raise exc.SecurityGroupCannotRemoveDefault()
 

@@ -82,6 +82,10 @@ class Subnets(resource.Resource):
         if 'gateway_ip' in changes:
             gateway = new['gateway_ip']
             _check_gateway(new['cidr'], gateway)
+            # A router's interface holds the gateway (Neutron's rule).
+            port_id = doc['gateway_ip'] and addresses.holder(txn, doc['id'], doc['gateway_ip'])
+            if port_id and gateway != doc['gateway_ip']:
+                raise exc.GatewayIpInUse(ip_address=doc['gateway_ip'], port_id=port_id)
             # The service_ip may become the gateway: keep_service_ip frees it.
             if (gateway and gateway != doc.get('service_ip') and
                     addresses.is_allocated(txn, doc['id'], gateway)):

@@ -47,8 +47,17 @@ def _default_security_groups(txn):
             txn.put('ports', port['id'], port)
 
 
+def _host_roles(txn):
+    """Hosts from before network nodes are compute hosts without an
+    external interface, as a host registered now without them is."""
+    for host in txn.list('hosts'):
+        if 'role' not in host:
+            host.update(role='compute', external_interface=None)
+            txn.put('hosts', host['id'], host)
+
+
 # STEPS[n] takes a store at model version n to n + 1.
-STEPS = (_reserve_service_ips, _default_security_groups)
+STEPS = (_reserve_service_ips, _default_security_groups, _host_roles)
 VERSION = len(STEPS)
 
 

@@ -404,7 +404,7 @@ def _bad_requests(ids):
          'SubnetInUse'),
         ('delete unknown subnet', 'DELETE', '/subnets/nope', None, 404, 'SubnetNotFound'),
         ('get unknown network', 'GET', '/networks/nope', None, 404, 'NetworkNotFound'),
-        ('unknown collection', 'GET', '/routers', None, 404, 'HTTPNotFound'),
+        ('unknown collection', 'GET', '/lbaas/loadbalancers', None, 404, 'HTTPNotFound'),
         ('method not allowed', 'PATCH', '/networks', None, 405, 'HTTPMethodNotAllowed'),
         ('unknown filter', 'GET', '/networks?colour=red', None, 400, 'HTTPBadRequest'),
         ('bad sort key', 'GET', '/networks?sort_key=colour', None, 400, 'HTTPBadRequest'),

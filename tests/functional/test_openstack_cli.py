@@ -4,14 +4,17 @@ an operator's session (networks, an external one, a subnet, ports with
 binding options and tags, security groups and rules, unbinding with
 ``port unset --host``, a MAC
 change, a VNIC type this backend cannot bind, a refused create that leaves
-nothing behind), every answer read with ``-f json``; and each documented
-way of pointing the CLI at the API.  Each command is a process (2-3 s),
+nothing behind), a router session (a network node, a router with its
+gateway and an interface, floating IPs associated, moved and let go, the
+L3 agent it runs on), every answer read with ``-f json``; and each
+documented way of pointing the CLI at the API.  Each command is a process (2-3 s),
 so the session is one test and checks in between go through plain REST."""
 
 import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -50,6 +53,15 @@ class Cli:
 
     def json(self, *args):
         return json.loads(self.run(*args, '-f', 'json').stdout)
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    """The API, reporting its agents every second (the router session
+    lists the L3 agent of its network node)."""
+    path = tmp_path_factory.mktemp('cli') / 'state.db'
+    with Server(str(path), ['--report-interval', '1', '--agent-down-time', '3']) as srv:
+        yield srv
 
 
 @pytest.fixture(scope='module')
@@ -143,6 +155,72 @@ def test_an_operator_session(cli, client):
     cli.run('network', 'delete', 'web', 'public')       # web-sub goes with web
     assert client.get(V + '/networks').json()['networks'] == []
     assert client.get(V + '/subnets').json()['subnets'] == []
+
+
+def test_a_router_session(cli, client):
+    client.create('host', name='cli-nn1', datapath_id='00000000000000c2',
+                  segment_node_id='fd00:0:0:c2::', underlay_ip='fd00::c2', role='network',
+                  external_interface='eth1')
+    cli.json('network', 'create', 'public', '--external')
+    public_sub = cli.json('subnet', 'create', 'public-sub', '--network', 'public',
+                          '--subnet-range', '203.0.113.0/24',
+                          '--allocation-pool', 'start=203.0.113.10,end=203.0.113.99')
+    cli.json('network', 'create', 'app')
+    app_sub = cli.json('subnet', 'create', 'app-sub', '--network', 'app',
+                       '--subnet-range', '10.1.0.0/24')
+
+    router = cli.json('router', 'create', 'r1', '--tag', 'edge')
+    assert (router['status'], router['external_gateway_info'], router['tags']) == \
+        ('ACTIVE', None, ['edge'])
+    cli.run('router', 'set', '--external-gateway', 'public', 'r1')
+    cli.run('router', 'add', 'subnet', 'r1', 'app-sub')
+    shown = cli.json('router', 'show', 'r1')
+    assert shown['external_gateway_info']['external_fixed_ips'] == [
+        {'subnet_id': public_sub['id'], 'ip_address': '203.0.113.10'}]
+    assert shown['external_gateway_info']['enable_snat'] is True
+    [interface] = shown['interfaces_info']
+    assert (interface['subnet_id'], interface['ip_address']) == (app_sub['id'], '10.1.0.1')
+
+    vm1 = cli.json('port', 'create', 'vm1', '--network', 'app')
+    vm2 = cli.json('port', 'create', 'vm2', '--network', 'app')
+    fip = cli.json('floating', 'ip', 'create', '--port', 'vm1', 'public')
+    address = fip['floating_ip_address']
+    assert (fip['port_id'], fip['router_id'], fip['status'], address) == \
+        (vm1['id'], router['id'], 'ACTIVE', '203.0.113.11')
+    [row] = cli.json('floating', 'ip', 'list')
+    assert (row['Floating IP Address'], row['Fixed IP Address'], row['Port']) == \
+        (address, vm1['fixed_ips'][0]['ip_address'], vm1['id'])
+
+    def floating_ip():
+        return client.get(V + '/floatingips/' + fip['id']).json()['floatingip']
+    cli.run('floating', 'ip', 'unset', '--port', address)
+    assert (floating_ip()['port_id'], floating_ip()['status']) == (None, 'DOWN')
+    cli.run('floating', 'ip', 'set', '--port', 'vm2', address)
+    assert (floating_ip()['port_id'], floating_ip()['fixed_ip_address']) == \
+        (vm2['id'], vm2['fixed_ips'][0]['ip_address'])
+    assert [r['Floating IP Address'] for r in cli.json('floating', 'ip', 'list', '--port',
+                                                       'vm2')] == [address]
+
+    # Where the router runs: the network node's L3 agent, once it has reported.
+    deadline = time.monotonic() + 15
+    while not client.get(V + '/routers/%s/l3-agents' % router['id']).json()['agents']:
+        assert time.monotonic() < deadline, 'no L3 agent reported'
+        time.sleep(0.2)
+    [agent] = cli.json('network', 'agent', 'list', '--router', 'r1')
+    assert (agent['Agent Type'], agent['Host']) == ('L3 agent', 'cli-nn1')
+    assert [r['Name'] for r in cli.json('router', 'list', '--agent', agent['ID'])] == ['r1']
+
+    in_use = cli.run('router', 'delete', 'r1', check=False)
+    assert in_use.returncode == 1 and 'still attached' in in_use.stderr, in_use.stderr
+    cli.run('floating', 'ip', 'delete', address)
+    cli.run('router', 'remove', 'subnet', 'r1', 'app-sub')
+    cli.run('router', 'unset', '--external-gateway', 'r1')
+    assert client.get(V + '/routers/' + router['id']).json()['router'][
+        'external_gateway_info'] is None
+    cli.run('router', 'delete', 'r1')
+    cli.run('port', 'delete', 'vm1', 'vm2')
+    cli.run('network', 'delete', 'app', 'public')
+    assert client.get(V + '/ports').json()['ports'] == []
 
 
 def test_the_ways_to_point_the_cli_at_the_api(server, client, tmp_path):

@@ -288,3 +288,62 @@ def test_tags(conn, cleanup, network):
     port = create_port(conn, cleanup, network_id=network.id, tags=['web'])
     assert port.tags == ['web']
     assert [p.id for p in conn.network.ports(tags='web')] == [port.id]
+
+
+def test_routers_and_floating_ips(conn, cleanup, server, network, subnet):
+    """A network node, a router with a gateway and an interface, a
+    floating IP associated, moved off and deleted: the SDK's own calls."""
+    hosts = server.url + '/v2.0/hosts'
+    node = requests.post(hosts, timeout=10, json={'host': {
+        'name': 'sdk-nn1', 'datapath_id': '00000000000000f1', 'segment_node_id': 'fd00:0:0:f1::',
+        'underlay_ip': 'fd00::f1', 'role': 'network', 'external_interface': 'eth1'}})
+    assert node.status_code == 201, node.text
+    public = conn.network.create_network(name=unique('public'), is_router_external=True)
+    cleanup.append(('network', public.id))
+    public_subnet = conn.network.create_subnet(network_id=public.id, ip_version=4,
+                                               cidr='198.51.100.0/24')
+    cleanup.append(('subnet', public_subnet.id))
+
+    router = conn.network.create_router(name=unique('router'),
+                                        external_gateway_info={'network_id': public.id})
+    cleanup.append(('router', router.id))
+    assert (router.status, router.is_admin_state_up) == ('ACTIVE', True)
+    assert router.external_gateway_info['enable_snat'] is True
+    assert router.external_gateway_info['external_fixed_ips'] == [
+        {'subnet_id': public_subnet.id, 'ip_address': '198.51.100.2'}]
+    added = conn.network.add_interface_to_router(router, subnet=subnet.id)
+    assert (added['subnet_id'], added['id']) == (subnet.id, router.id)
+    interface = conn.network.get_port(added['port_id'])
+    assert (interface.device_owner, ips(interface)) == ('network:router_interface',
+                                                        ['10.0.0.1'])
+    assert [r.id for r in conn.network.routers(name=router.name)] == [router.id]
+
+    vm = create_port(conn, cleanup, network_id=network.id)
+    fip = conn.network.create_ip(floating_network_id=public.id, port_id=vm.id)
+    cleanup.append(('ip', fip.id))
+    assert (fip.port_id, fip.fixed_ip_address, fip.router_id, fip.status) == \
+        (vm.id, ips(vm)[0], router.id, 'ACTIVE')
+    assert conn.network.find_ip(fip.floating_ip_address, ignore_missing=False).id == fip.id
+    assert [f.id for f in conn.network.ips(port_id=vm.id)] == [fip.id]
+    with pytest.raises(sdk_exc.ConflictException):     # the floating IP needs the interface
+        conn.network.remove_interface_from_router(router, subnet=subnet.id)
+
+    down = conn.network.update_ip(fip, port_id=None)
+    assert (down.port_id, down.router_id, down.status) == (None, None, 'DOWN')
+    lonely = create_port(conn, cleanup, network_id=public.id, name=unique('no'))
+    with pytest.raises(sdk_exc.NotFoundException):      # no router reaches it
+        conn.network.update_ip(fip, port_id=lonely.id)
+
+    # The L3 agent's routers: none has reported in this module's server.
+    assert list(conn.network.routers_hosting_l3_agents(router)) == []
+
+    conn.network.delete_ip(fip)
+    removed = conn.network.remove_interface_from_router(router, subnet=subnet.id)
+    assert removed['port_id'] == added['port_id']
+    conn.network.update_router(router, external_gateway_info={})
+    assert conn.network.get_router(router.id).external_gateway_info is None
+    conn.network.delete_router(router)
+    with pytest.raises(sdk_exc.NotFoundException):
+        conn.network.get_router(router.id)
+    response = requests.delete(hosts + '/' + node.json()['host']['id'], timeout=10)
+    assert response.status_code == 204, response.text

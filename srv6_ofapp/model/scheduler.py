@@ -1,0 +1,77 @@
+"""Where routers run: Neutron's L3 scheduling onto network nodes.
+
+A network node is a host whose ``role`` is ``network``; its
+``external_interface`` names the device of its kernel that faces the
+external segment.  A router needs a network node while it has an interface
+or a gateway: it then gets the network node with the fewest routers (ties
+by name), and keeps it until it has neither (or goes).  A router that needs
+one while there is none waits, unscheduled (``host`` None), until a network
+node is registered (or a host becomes one).
+
+On its network node a router holds a vrf_ip, the low 32 bits of its SID
+there, from the host's vrf_cidr like a VRF's (binding.allocate_vrf_ip: the
+two never share an address):
+
+  routerallocations  <host name>/<router_id>  -> {host, router_id, vrf_ip}
+
+A network node with routers can neither go nor stop being one (hosts).
+"""
+
+from srv6_ofapp.model import binding
+from topology import vrf as vrf_lib
+
+ROLES = ('compute', 'network')
+NETWORK_ROLE = 'network'
+
+
+def allocation_key(host_name, router_id):
+    """The key of the routerallocations document of a router on a host:
+    the host's allocations are one key range (vrf_lib.host_prefix)."""
+    return '%s/%s' % (host_name, router_id)
+
+
+def is_network_node(host):
+    return host.get('role') == NETWORK_ROLE  # compute on hosts written before roles
+
+
+def needs_host(router):
+    return bool(router['interfaces'] or router['gw_port_id'])
+
+
+def routers_on(txn, host_name):
+    """The router allocations of a host."""
+    return txn.list(binding.ROUTERALLOCATIONS, prefix=vrf_lib.host_prefix(host_name))
+
+
+def place(txn, router):
+    """Schedule ``router`` (a document the caller stores) when it needs a
+    network node and has none, or release its node when it needs none."""
+    if needs_host(router) and router['host'] is None:
+        nodes = [h for h in txn.list('hosts') if is_network_node(h)]
+        if nodes:
+            host = min(nodes, key=lambda h: (len(routers_on(txn, h['name'])), h['name']))
+            _schedule(txn, router, host)
+    elif not needs_host(router) and router['host'] is not None:
+        unschedule(txn, router)
+
+
+def unschedule(txn, router):
+    """Release the router's network node and its vrf_ip there."""
+    if router['host'] is not None:
+        txn.delete(binding.ROUTERALLOCATIONS, allocation_key(router['host'], router['id']))
+        router['host'] = None
+
+
+def schedule_waiting(txn):
+    """A network node has come: the routers waiting for one get theirs."""
+    for router in sorted(txn.list('routers'), key=lambda r: (r['created_at'], r['id'])):
+        if router['host'] is None and needs_host(router):
+            place(txn, router)
+            txn.put('routers', router['id'], router)
+
+
+def _schedule(txn, router, host):
+    vrf_ip = binding.allocate_vrf_ip(txn, host)
+    txn.put(binding.ROUTERALLOCATIONS, allocation_key(host['name'], router['id']),
+            {'host': host['name'], 'router_id': router['id'], 'vrf_ip': vrf_ip})
+    router['host'] = host['name']
