@@ -5,7 +5,7 @@ a network node (role ``network``) runs routers, and its
 
 from rest import validators as v
 from rest.definitions import base
-from srv6_ofapp.model import scheduler
+from topology import roles
 
 COLLECTION = 'hosts'
 MEMBER = 'host'
@@ -34,7 +34,7 @@ ATTRIBUTES = dict({
               'validate': v.nullable(v.ovsdb_target), 'default': None,
               'is_visible': True},
     # compute: a hypervisor; network: a network node, where routers run.
-    'role': {'allow_post': True, 'allow_put': True, 'validate': v.one_of(*scheduler.ROLES),
+    'role': {'allow_post': True, 'allow_put': True, 'validate': v.one_of(*roles.ROLES),
              'default': 'compute', 'is_visible': True, 'is_filter': True,
              'is_sort_key': True},
     # The device of the host's kernel facing the external segment (a

@@ -23,19 +23,12 @@ from srv6_ofapp.dataplane import router_state
 from srv6_ofapp.dataplane import vrf_drivers
 from srv6_ofapp.dataplane.router_driver import RouterDriver
 from srv6_ofapp.replica import Replica
+from topology.roles import is_network_node
 
 LOG = logging.getLogger(__name__)
 
 # Retry a host whose last apply failed this often, even without changes.
 RETRY_INTERVAL = 5.0
-
-NETWORK_NODE = 'network'
-
-
-def is_network_node(host):
-    """Whether ``host`` carries routers (its ``role`` attribute)."""
-    return host.get('role') == NETWORK_NODE
-
 
 class HostKernel:
     """One host's drivers: its VRFs (unless the process keeps none, as a

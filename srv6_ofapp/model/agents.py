@@ -24,7 +24,7 @@ import uuid
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import binding
 from srv6_ofapp.model import resource
-from srv6_ofapp.model import scheduler
+from topology import roles
 
 HEARTBEATS = 'agent_heartbeats'
 OPENFLOW_AGENT = 'SRv6 OpenFlow agent'
@@ -41,7 +41,7 @@ def agent_id(agent_type, host):
 
 def agent_type_of(host_doc):
     """The type of the agent serving a host (None: not registered)."""
-    return L3_AGENT if host_doc and scheduler.is_network_node(host_doc) else OPENFLOW_AGENT
+    return L3_AGENT if host_doc and roles.is_network_node(host_doc) else OPENFLOW_AGENT
 
 
 def report(txn, host, configurations, started_at, lease):

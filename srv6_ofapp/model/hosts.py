@@ -13,6 +13,7 @@ from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import binding
 from srv6_ofapp.model import resource
 from srv6_ofapp.model import scheduler
+from topology import roles
 
 UNIQUE = ('name', 'datapath_id', 'segment_node_id')
 
@@ -31,7 +32,7 @@ class Hosts(resource.Resource):
         txn.put(self.collection, doc['id'], doc)
         # Ports bound to this name before the host was known bind now.
         binding.bind_waiting_ports(txn, doc['name'])
-        if scheduler.is_network_node(doc):
+        if roles.is_network_node(doc):
             scheduler.schedule_waiting(txn)
         return doc
 
@@ -41,11 +42,11 @@ class Hosts(resource.Resource):
         if new['vrf_cidr'] != doc['vrf_cidr'] and binding.host_has_vrfs(txn, doc['name']):
             raise exc.HostInUse(host_id=doc['id'], reason='vrf_cidr cannot change while '
                                 'ports are bound to it or routers run on it')
-        if scheduler.is_network_node(doc) != scheduler.is_network_node(new):
+        if roles.is_network_node(doc) != roles.is_network_node(new):
             if scheduler.routers_on(txn, doc['name']):
                 raise exc.HostInUse(host_id=doc['id'], reason='routers run on it: it stays a '
                                     'network node')
-            if scheduler.is_network_node(new):
+            if roles.is_network_node(new):
                 txn.put(self.collection, new['id'], new)  # what the scheduler reads
                 scheduler.schedule_waiting(txn)
         return new

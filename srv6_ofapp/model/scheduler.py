@@ -19,20 +19,8 @@ A network node with routers can neither go nor stop being one (hosts).
 
 from srv6_ofapp.model import binding
 from topology import vrf as vrf_lib
-
-ROLES = ('compute', 'network')
-NETWORK_ROLE = 'network'
-
-
-def allocation_key(host_name, router_id):
-    """The key of the routerallocations document of a router on a host:
-    the host's allocations are one key range (vrf_lib.host_prefix)."""
-    return '%s/%s' % (host_name, router_id)
-
-
-def is_network_node(host):
-    return host.get('role') == NETWORK_ROLE  # compute on hosts written before roles
-
+from topology.roles import is_network_node
+from topology.vrf import router_allocation_key as allocation_key
 
 def needs_host(router):
     return bool(router['interfaces'] or router['gw_port_id'])

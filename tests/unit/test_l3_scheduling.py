@@ -16,10 +16,11 @@ import webob
 from rest import app as rest_app
 from srv6_ofapp.model import agents
 from srv6_ofapp.model import binding
-from srv6_ofapp.model import scheduler
 from srv6_ofapp.model import upgrades
 from srv6_ofapp.model.plugin import Plugin
 from tests.backends import backend  # noqa: F401 (fixture: sqlite and etcd)
+from topology import roles
+from topology import vrf as vrf_lib
 
 V = '/v2.0'
 NUMBERS = itertools.count(1)
@@ -91,7 +92,7 @@ def test_a_router_waits_for_a_network_node_then_takes_the_least_loaded(api):
     stored = api.stored('routers', first['id'])
     assert stored['host'] == 'nn-b'
     allocation = api.stored('routerallocations',
-                            scheduler.allocation_key('nn-b', first['id']))
+                            vrf_lib.router_allocation_key('nn-b', first['id']))
     assert allocation == {'host': 'nn-b', 'router_id': first['id'],
                           'vrf_ip': '169.254.0.1'}
 
@@ -109,7 +110,7 @@ def test_a_router_waits_for_a_network_node_then_takes_the_least_loaded(api):
 def test_a_router_holds_its_node_while_it_has_an_interface_or_a_gateway(api):
     api.host('nn1')
     router, subnet, _ = api.router_with_interface('held')
-    key = scheduler.allocation_key('nn1', router['id'])
+    key = vrf_lib.router_allocation_key('nn1', router['id'])
     assert api.stored('routerallocations', key)
     status, _ = api.call('PUT', '%s/routers/%s/remove_router_interface' % (V, router['id']),
                          {'subnet_id': subnet['id']})
@@ -269,4 +270,4 @@ def test_hosts_from_before_roles_are_compute_hosts(api):
     assert upgrades.upgrade(store) == upgrades.VERSION - 1
     host = store.get('hosts', 'h-old')
     assert (host['role'], host['external_interface']) == ('compute', None)
-    assert not scheduler.is_network_node(host)
+    assert not roles.is_network_node(host)
