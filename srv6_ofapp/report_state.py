@@ -35,15 +35,24 @@ class Reporter:
         self.extra = dict(extra or {})
         self.leases = {}  # host name -> lease id
         self._stopping = threading.Event()
+        self._wake = threading.Event()
         self._thread = None
 
     def start(self):
+        # A host registered (or changed) is reported at once, not at the
+        # next interval: its agent shows up as soon as it exists.
+        self.runtime.replica.subscribe(self._model_changed)
         self._thread = threading.Thread(target=self._run, name='state-reporter',
                                         daemon=True)
         self._thread.start()
 
+    def _model_changed(self, change):
+        if change.kind == 'hosts':
+            self._wake.set()
+
     def close(self):
         self._stopping.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         for host, lease in sorted(self.leases.items()):
@@ -60,7 +69,8 @@ class Reporter:
             except Exception:
                 metrics.count('report_error')
                 LOG.exception('reporting agent state failed; will retry')
-            self._stopping.wait(self.interval)
+            self._wake.wait(self.interval)
+            self._wake.clear()
 
     def report(self):
         """Report every served host's agent once."""
