@@ -33,6 +33,9 @@ FOOTPRINT_KINDS = ('ports', 'routers')
 
 Footprint = collections.namedtuple('Footprint', 'networks routers')
 
+# Footprints larger than this are read a kind at a time (footprint_docs).
+SCAN_ABOVE = 16
+
 
 def router_networks(router):
     """The networks a router touches: its interfaces' and its gateway's."""
@@ -78,17 +81,33 @@ class HostScope:
     @staticmethod
     def footprint_docs(txn, footprint):
         """{kind: [document]} of the networks and routers of ``footprint``
-        (besides the whole kinds)."""
+        (besides the whole kinds).
+
+        A query per network and kind while the footprint is small (an agent's
+        start, a port binding somewhere new); beyond SCAN_ABOVE networks or
+        routers (a network node's start), one read of each kind filtered
+        here: a query costs an etcd round trip or two, and a thousand
+        routers' networks would take thousands of them."""
         docs = {kind: [] for kind in KINDS if kind not in WHOLE_KINDS}
-        for network_id in sorted(footprint.networks):
-            network = txn.get('networks', network_id)
-            if network is None:
-                continue
-            docs['networks'].append(network)
+        networks = footprint.networks
+        if len(networks) > SCAN_ABOVE:
+            docs['networks'] = [n for n in txn.list('networks') if n['id'] in networks]
             for kind in NETWORK_KINDS:
-                docs[kind] += txn.list(kind, where={'network_id': network_id})
-        for router_id in sorted(footprint.routers):
-            docs['floatingips'] += txn.list('floatingips', where={'router_id': router_id})
+                docs[kind] = [d for d in txn.list(kind) if d.get('network_id') in networks]
+        else:
+            for network_id in sorted(networks):
+                network = txn.get('networks', network_id)
+                if network is None:
+                    continue
+                docs['networks'].append(network)
+                for kind in NETWORK_KINDS:
+                    docs[kind] += txn.list(kind, where={'network_id': network_id})
+        if len(footprint.routers) > SCAN_ABOVE:
+            docs['floatingips'] = [f for f in txn.list('floatingips')
+                                   if f.get('router_id') in footprint.routers]
+        else:
+            for router_id in sorted(footprint.routers):
+                docs['floatingips'] += txn.list('floatingips', where={'router_id': router_id})
         return docs
 
     def footprint(self, replica):

@@ -141,3 +141,60 @@ def test_the_rest_of_the_cloud_does_not_grow_it(cloud):
         cloud.port(elsewhere, 'hv2')
     cloud.caught_up()
     assert {kind: len(docs) for kind, docs in hv1.docs.items()} == before
+
+
+def l3_world(store):
+    """A network node gw1 and a compute host hv1 (through the REST app in
+    process), alpha's network with a VM on hv1, the external network, and
+    alpha's router on gw1 with its gateway there; another project's
+    network elsewhere."""
+    from tests.unit.test_l3_scheduling import Api
+    api = Api(store)
+    api.create('host', name='hv1', datapath_id='00000000000000a1', segment_node_id='fd00:0:0:1::',
+               underlay_ip='fd00::1')
+    api.host('gw1')
+    public = api.create('network', name='public', **{'router:external': True})
+    api.create('subnet', network_id=public['id'], cidr='203.0.113.0/24')
+    router, subnet, _ = api.router_with_interface('alpha')
+    status, body = api.call('PUT', '/v2.0/routers/' + router['id'], {'router': {
+        'external_gateway_info': {'network_id': public['id']}}})
+    assert status == 200, body
+    vm = api.create('port', network_id=subnet['network_id'], **{'binding:host_id': 'hv1'})
+    other = api.create('network', name='other')
+    api.create('subnet', network_id=other['id'], cidr='10.9.0.0/24')
+    api.create('port', network_id=other['id'], **{'binding:host_id': 'hv1'})
+    return api, dict(router=router, subnet=subnet, vm=vm, public=public, other=other)
+
+
+def test_a_network_nodes_replica_holds_its_routers_world(cloud):
+    api, world = l3_world(cloud.store)
+    gw1 = cloud.replica(HostScope('gw1'))
+    cloud.caught_up()
+    assert set(gw1.docs['networks']) == {world['subnet']['network_id'], world['public']['id']}
+    assert world['vm']['id'] in gw1.docs['ports']            # the route back to it
+    assert gw1.vrf_allocation('hv1', world['subnet']['network_id']) is not None
+    assert [r['id'] for r in gw1.routers_on('gw1')] == [world['router']['id']]
+    # A floating IP of its router comes in as it is made.
+    status, body = api.call('POST', '/v2.0/floatingips', {'floatingip': {
+        'floating_network_id': world['public']['id'], 'port_id': world['vm']['id']}})
+    assert status == 201, body
+    cloud.caught_up()
+    assert [f['id'] for f in gw1.floating_ips_of(world['router']['id'])] == \
+        [body['floatingip']['id']]
+    # Without its interface the router no longer touches alpha's network.
+    api.call('DELETE', '/v2.0/floatingips/' + body['floatingip']['id'])
+    status, body = api.call('PUT', '/v2.0/routers/%s/remove_router_interface'
+                            % world['router']['id'], {'subnet_id': world['subnet']['id']})
+    assert status == 200, body
+    cloud.caught_up()
+    assert set(gw1.docs['networks']) == {world['public']['id']}
+    assert world['vm']['id'] not in gw1.docs['ports']
+
+
+def test_a_large_footprint_is_read_a_kind_at_a_time_with_the_same_result(cloud, monkeypatch):
+    from srv6_ofapp import scope
+    l3_world(cloud.store)
+    by_network = held(cloud.replica(HostScope('gw1')))
+    monkeypatch.setattr(scope, 'SCAN_ABOVE', 0)
+    by_kind = held(cloud.replica(HostScope('gw1')))
+    assert by_kind == by_network and by_kind['networks'] and by_kind['ports']
