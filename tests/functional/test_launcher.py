@@ -28,6 +28,11 @@ def run(args, timeout=30):
     (['--store', 'sqlite:////proc/no/such/dir/state.db'], 1, 'is unavailable'),
     (['--store', 'mysql://db/srv6'], 1, "unsupported scheme 'mysql'"),
     (['no_such_app_module'], 1, 'cannot load application'),
+    (['--role', 'gateway'], 2, 'needs at least one --cluster'),
+    (['--role', 'gateway', '--cluster', 'east'], 2, 'expected NAME=STORE_URL'),
+    (['--role', 'gateway', '--cluster', 'East-1=sqlite:///x'], 2, 'a cluster name is'),
+    (['--role', 'gateway', '--cluster', 'e=sqlite:///x', '--cluster', 'e=sqlite:///y'], 2,
+     'given twice'),
 ])
 def test_mistakes_are_one_line_and_a_nonzero_exit(args, code, text):
     result = run(args)
@@ -120,6 +125,9 @@ def test_console_script_and_app_loadable_by_name():
                   'store': 'etcd://10.0.0.5:2379,10.0.0.6:2379,10.0.0.7:2379/srv6/cluster1'}),
     ('agent.conf', {'role': 'agent', 'host': 'compute1', 'ofp_listen_host': '127.0.0.1',
                     'ofp_tcp_listen_port': 6653, 'wsapi_port': 9697, 'report_interval': 30}),
+    ('gateway.conf', {'role': 'gateway', 'host': 'netnode1', 'wsapi_port': 9698, 'cluster': [
+        'east=etcd://10.0.0.5:2379,10.0.0.6:2379,10.0.0.7:2379/srv6/east',
+        'west=etcd://10.1.0.5:2379,10.1.0.6:2379,10.1.0.7:2379/srv6/west']}),
 ])
 def test_the_deployment_examples_are_valid_configuration(name, expected):
     """docs/deploy's files parse as srv6-ofapp reads them, to these values."""
