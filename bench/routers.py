@@ -9,7 +9,7 @@ network with the same CIDR (10.0.0.0/24), one VM bound to a compute host,
 an interface, a gateway on the external network 100.64.0.0/16 and a
 floating IP.  The documents are written to the store directly, as the API
 would leave them, so that the numbers are the network node's alone
-(bench/routers.py --part api measures the same through the REST API).
+(part ``node``):
 
   * cold start: the gateway starts on the N routers, none in the kernel;
     time to "in step" (the reconciler's log line), routers per second;
@@ -22,8 +22,15 @@ would leave them, so that the numbers are the network node's alone
     router's NAT map holds it, p50/p99 over samples, while the N routers
     are in place.
 
-    .venv/bin/python bench/routers.py               # N = 1,000 (~2 min)
-    .venv/bin/python bench/routers.py --routers 200 # quicker
+Part ``api``: the same through the REST API of an all-in-one process
+(sqlite) that programs the network node, one client: routers per second
+(network, subnet, router with its gateway, interface, a VM port) until
+every router has its NAT, then a floating IP per VM, each timed from its
+POST to its router's NAT map holding it.
+
+    .venv/bin/python bench/routers.py               # N = 1,000, 100 via the API (~6 min)
+    .venv/bin/python bench/routers.py --routers 200 --api-routers 50 # quicker
+    .venv/bin/python bench/routers.py --part api
 
 Needs root, iproute2 and nft. Everything it creates (namespaces, files,
 the process) is removed at exit, also on Ctrl-C.
@@ -51,6 +58,7 @@ from tests import etcdlab  # noqa: E402
 from srv6_ofapp.replica import Replica  # noqa: E402
 from topology import naming  # noqa: E402
 
+V = '/v2.0'
 IN_STEP = re.compile(r'host gw1 in step ([0-9.]+) s after start: (\d+) changes')
 EXTERNAL_CIDR = '100.64.0.0/16'
 
@@ -239,33 +247,11 @@ def settle(netns, quiet=2.0, timeout=60):
         monitor.wait()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--routers', type=int, default=1000)
-    parser.add_argument('--fip-samples', type=int, default=20)
-    parser.add_argument('--sample', type=int, default=20,
-                        help='router namespaces compared before and after the restart')
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        parser.error('needs root')
-    for tool in ('ip', 'nft'):
-        if shutil.which(tool) is None:
-            parser.error('needs %s' % tool)
-
-    workdir = tempfile.mkdtemp(prefix='srv6-bench-routers-')
-    gw_netns = 'srv6b%d-gw' % os.getpid()
+def part_node(args, workdir, gw_netns):
+    """Cold start, restart and floating IPs with the documents written to
+    the store directly."""
     gateway = monitor = store = etcd = None
-    print('command: %s' % ' '.join([os.path.relpath(sys.executable, ROOT)] + sys.argv))
-    print('machine: nproc=%d, %s, python %s; load average %s' % (
-        os.cpu_count(), platform.platform(), platform.python_version(),
-        ' '.join('%.2f' % v for v in os.getloadavg())))
-
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, interrupted)
     try:
-        sh('ip', 'netns', 'add', gw_netns)
-        sh('ip', '-n', gw_netns, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1')
         etcd = etcdlab.start_cluster(os.path.join(workdir, 'etcd'), 1)
         store_url = etcd.url('/bench')
         store = store_lib.open_store(store_url)
@@ -308,8 +294,8 @@ def main():
               '%.0f' % (args.routers / warm), warm_changes, len(events),
               '%d/%d' % (unchanged, len(sample))]]))
         print()
-        print(table(['floating IP written -> in its router\'s NAT map', 'samples', 'p50 ms',
-                     'p99 ms', 'max ms'],
+        print(table(['floating IP written to the store -> in its router\'s NAT map',
+                     'samples', 'p50 ms', 'p99 ms', 'max ms'],
                     [['with %d routers in place' % args.routers, len(latencies),
                       '%.1f' % percentile(latencies, 50), '%.1f' % percentile(latencies, 99),
                       '%.1f' % (max(latencies) * 1000)]]))
@@ -324,8 +310,131 @@ def main():
             store.close()
         if etcd is not None:
             etcd.stop()
-        for ns in router_namespaces(gw_netns) if os.path.isdir('/var/run/netns') else ():
-            sh('ip', 'netns', 'del', ns, check=False)
+        delete_routers(gw_netns)
+
+
+def part_api(args, workdir, gw_netns):
+    """Routers and floating IPs through the REST API of an all-in-one
+    process (sqlite) that programs the network node, to working NAT."""
+    from tests.conftest import Client
+    from tests.server import Server
+    server = Server(os.path.join(workdir, 'api.db'))
+    try:
+        server.start()
+        api = Client(server.url)
+        api.create('host', name='hv1', datapath_id='00000000000000a1',
+                   segment_node_id='fd00:0:0:1::', underlay_ip='fd00::1')
+        api.create('host', name='gw1', datapath_id='00000000000000a8',
+                   segment_node_id='fd00:0:0:8::', underlay_ip='fd00::8', role='network',
+                   external_interface='ext0', netns=gw_netns)
+        public = api.create('network', name='public', **{'router:external': True})
+        api.create('subnet', network_id=public['id'], cidr=EXTERNAL_CIDR,
+                   gateway_ip='100.64.0.1')
+        count = args.api_routers
+        started = time.monotonic()
+        vms = []
+        for n in range(count):
+            project = {'X-Project-Id': 'p%04d' % n}
+            network = api.post(V + '/networks', {'network': {'name': 'n%d' % n}},
+                               headers=project).json()['network']
+            subnet = api.post(V + '/subnets', {'subnet': {
+                'network_id': network['id'], 'cidr': '10.0.0.0/24'}},
+                headers=project).json()['subnet']
+            router = api.post(V + '/routers', {'router': {
+                'name': 'r%d' % n, 'external_gateway_info': {'network_id': public['id']}}},
+                headers=project).json()['router']
+            api.put(V + '/routers/%s/add_router_interface' % router['id'],
+                    {'subnet_id': subnet['id']}, headers=project)
+            vms.append((project, api.post(V + '/ports', {'port': {
+                'network_id': network['id'], 'binding:host_id': 'hv1'}},
+                headers=project).json()['port'], router))
+        posted = time.monotonic()
+
+        def nat_ready(router):
+            ns = '%s-%s' % (gw_netns, naming.router_name(router['id']))
+            return os.path.exists('/var/run/netns/' + ns) and 'snat to' in sh(
+                'ip', 'netns', 'exec', ns, 'nft', 'list', 'table', 'ip', 'srv6_nat',
+                check=False).stdout
+        for _, _, router in vms:
+            while not nat_ready(router):
+                if time.monotonic() > posted + 120:
+                    raise RuntimeError('router %s without NAT after 120 s' % router['id'])
+                time.sleep(0.01)
+        routers_done = time.monotonic()
+
+        latencies, fip_started = [], time.monotonic()
+        for project, port, router in vms:
+            sent = time.monotonic()
+            fip = api.post(V + '/floatingips', {'floatingip': {
+                'floating_network_id': public['id'], 'port_id': port['id']}},
+                headers=project).json()['floatingip']
+            ns = '%s-%s' % (gw_netns, naming.router_name(router['id']))
+            while fip['floating_ip_address'] not in sh(
+                    'ip', 'netns', 'exec', ns, 'nft', 'list', 'map', 'ip', 'srv6_nat',
+                    'floating_dnat', check=False).stdout:
+                if time.monotonic() > sent + 30:
+                    raise RuntimeError('floating IP %s not in NAT after 30 s'
+                                       % fip['floating_ip_address'])
+                time.sleep(0.002)
+            latencies.append(time.monotonic() - sent)
+        fips_done = time.monotonic()
+        print()
+        print(table(['through the API (all-in-one, sqlite), one client', 'count',
+                     'API s', 'to NAT s', 'per second', 'p50 ms', 'p99 ms'],
+                    [['routers (network, subnet, router+gateway, interface, port)', count,
+                      '%.1f' % (posted - started), '%.1f' % (routers_done - started),
+                      '%.1f' % (count / (routers_done - started)), '-', '-'],
+                     ['floating IPs, one after another (POST -> NAT map)', count, '-',
+                      '%.1f' % (fips_done - fip_started),
+                      '%.1f' % (count / (fips_done - fip_started)),
+                      '%.0f' % percentile(latencies, 50), '%.0f' % percentile(latencies, 99)]]))
+    finally:
+        server.stop()
+        delete_routers(gw_netns, prefix='')
+
+
+def delete_routers(gw_netns, prefix='bench-'):
+    if os.path.isdir('/var/run/netns'):
+        for ns in os.listdir('/var/run/netns'):
+            if ns.startswith(gw_netns + '-' + prefix + 'rtr'):
+                sh('ip', 'netns', 'del', ns, check=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--routers', type=int, default=1000)
+    parser.add_argument('--api-routers', type=int, default=100,
+                        help='routers (and floating IPs) made through the API')
+    parser.add_argument('--fip-samples', type=int, default=20)
+    parser.add_argument('--sample', type=int, default=20,
+                        help='router namespaces compared before and after the restart')
+    parser.add_argument('--part', action='append', choices=['node', 'api'],
+                        help='only this part (repeatable; default: both)')
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        parser.error('needs root')
+    for tool in ('ip', 'nft'):
+        if shutil.which(tool) is None:
+            parser.error('needs %s' % tool)
+
+    workdir = tempfile.mkdtemp(prefix='srv6-bench-routers-')
+    gw_netns = 'srv6b%d-gw' % os.getpid()
+    print('command: %s' % ' '.join([os.path.relpath(sys.executable, ROOT)] + sys.argv))
+    print('machine: nproc=%d, %s, python %s; load average %s' % (
+        os.cpu_count(), platform.platform(), platform.python_version(),
+        ' '.join('%.2f' % v for v in os.getloadavg())))
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        sh('ip', 'netns', 'add', gw_netns)
+        sh('ip', '-n', gw_netns, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1')
+        for part in args.part or ['node', 'api']:
+            {'node': part_node, 'api': part_api}[part](args, workdir, gw_netns)
+    finally:
+        delete_routers(gw_netns, prefix='')
+        delete_routers(gw_netns)
         sh('ip', 'netns', 'del', gw_netns, check=False)
         shutil.rmtree(workdir, ignore_errors=True)
 

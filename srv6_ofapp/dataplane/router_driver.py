@@ -160,9 +160,12 @@ class RouterDriver:
             else:
                 self._create(netns)
                 before = router_state.Router(router.id, None, None, (), ())
+        # What changes inside the router: one ``ip -batch``.
+        commands = []
         if before is _UNKNOWN or before.sid != router.sid:
-            linux.ip(netns, 'sr', 'tunsrc', 'set', router.sid)
-        self._ensure_external(netns, router, before)
+            commands.append('sr tunsrc set %s' % router.sid)
+        commands += self._ensure_external(netns, router, before)
+        linux.ip_batch(netns, commands)
         ruleset = router_state.nat_ruleset(router)
         if before is _UNKNOWN or router_state.nat_ruleset(before) != ruleset:
             # One transaction: the old table goes and the new one comes at once.
@@ -227,6 +230,8 @@ class RouterDriver:
         self._host_ready = True
 
     def _ensure_external(self, netns, router, before):
+        """Make or remove the external port (from the host's side); returns
+        the commands that configure it inside the router."""
         wanted = router.external
         if before is _UNKNOWN:
             present = EXTERNAL in linux.links(netns)
@@ -241,7 +246,7 @@ class RouterDriver:
                 LOG.info('%s: removing the external port', netns)
                 linux.ip(self.host_netns, 'link', 'del', self._external_link_of(netns))
                 self.routes.forget_where(netns, lambda route: route.oif == EXTERNAL)
-            return
+            return []
         commands = []
         if not present:
             self._ensure_host()
@@ -258,7 +263,7 @@ class RouterDriver:
         want = set(_external_addresses(router))
         commands += ['addr add %s dev %s' % (a, EXTERNAL) for a in sorted(want - addresses)]
         commands += ['addr del %s dev %s' % (a, EXTERNAL) for a in sorted(addresses - want)]
-        linux.ip_batch(netns, commands)
+        return commands
 
     def _delete(self, netns):
         LOG.info('deleting router namespace %s', netns)
