@@ -1,9 +1,10 @@
 """What one bound port's POST and GET cost as the cloud's VRF allocations grow.
 
 A port's API view carries its binding:profile, computed from the VRF
-allocation of its (host, network); srv6_ofapp/model/views.py reads that by
-listing *every* ``vrfallocations`` document of the cloud, once per request.
-This measures the consequence, in process through the REST controller (no
+allocation of its (host, network); srv6_ofapp/model/views.py read that by
+listing *every* ``vrfallocations`` document of the cloud, once per request
+(it now reads the port's host's only: docs/BENCHMARKS.md has both). This
+measures what the cloud's size costs a port's view, in process through the REST controller (no
 HTTP), on sqlite and on a 3-member etcd: the median of 15 bound-port POSTs
 and GETs with 0, 1,000 and 5,000 VRF allocations of other (host, network)
 pairs in the store (written directly, as binding.py writes them).
