@@ -5,6 +5,8 @@ Pure functions: the plugin stores their results, the edge and the host
 dataplane use them.  The VRF's name is made in topology.naming.
 """
 
+import functools
+
 import netaddr
 
 from srv6_ofapp import ipam
@@ -29,11 +31,15 @@ def host_prefix(host_name):
     return host_name + '/'
 
 
+@functools.lru_cache(maxsize=65536)
 def sid(segment_node_id, vrf_ip):
     """The SID of a VRF: the host's SID prefix with vrf_ip in its low 32 bits.
 
     >>> sid('fd00:0:0:2::', '169.254.1.44')  # fd00:0:0:2::a9fe:12c, RFC 5952 form
     'fd00::2:0:0:a9fe:12c'
+
+    Cached: the dataplane asks for every VM's and router's SID on every
+    change, and netaddr's parsing is most of that work.
     """
     prefix = netaddr.IPAddress(segment_node_id, version=6).value & ~0xffffffff
     return str(netaddr.IPAddress(prefix | netaddr.IPAddress(vrf_ip, version=4).value, version=6))

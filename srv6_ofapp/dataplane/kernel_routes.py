@@ -49,9 +49,12 @@ class KernelRoutes:
     def apply(self, netns, wanted):
         """Make ``netns`` hold our routes ``wanted`` ({key: Route}); returns
         the number of routes written."""
-        # The form dump_ours() reads back, so that equal means unchanged.
-        wanted = {(r.table, r.dst): r for r in map(normalize, wanted.values())}
         have = self.applied.get(netns, {})
+        # The form dump_ours() reads back, so that equal means unchanged; a
+        # route equal to the one applied is in that form already.
+        wanted = {(r.table, r.dst): r for r in (
+            route if have.get((route.table, route.dst)) == route else normalize(route)
+            for route in wanted.values())}
         adds = [r for key, r in wanted.items() if have.get(key) != r]
         deletes = [r for key, r in have.items() if key not in wanted]
         if adds or deletes:

@@ -28,6 +28,7 @@ is global to the machine and cannot be switched off again.)
 """
 
 import collections
+import functools
 import hashlib
 
 import netaddr
@@ -105,9 +106,10 @@ def routers_state(replica, host):
             sid = router_sid(replica, doc)
             if sid is None:
                 continue
-            router = _router(replica, doc, sid)
+            attached = _attached_subnets(replica, doc)
+            router = _router(replica, doc, sid, attached)
             state.routers[router.id] = router
-            state.routes[router.id] = frozenset(_routes(replica, doc, router))
+            state.routes[router.id] = frozenset(_routes(replica, router, attached))
     return state
 
 
@@ -121,9 +123,14 @@ def _attached_subnets(replica, doc):
     return subnets
 
 
-def _router(replica, doc, sid):
-    internal = tuple(sorted({s['cidr'] for s in _attached_subnets(replica, doc).values()},
-                            key=netaddr.IPNetwork))
+@functools.lru_cache(maxsize=4096)
+def _network(cidr):
+    """netaddr's parse of a CIDR (the same few, asked for on every change)."""
+    return netaddr.IPNetwork(cidr)
+
+
+def _router(replica, doc, sid, attached):
+    internal = tuple(sorted({s['cidr'] for s in attached.values()}, key=_network))
     external = _external(replica, doc)
     floating = ()
     if external is not None:
@@ -144,8 +151,7 @@ def _external(replica, doc):
         subnet = subnets.get(fixed_ip['subnet_id'])
         if subnet is None:
             continue
-        addresses.append('%s/%d' % (fixed_ip['ip_address'],
-                                    netaddr.IPNetwork(subnet['cidr']).prefixlen))
+        addresses.append('%s/%d' % (fixed_ip['ip_address'], _network(subnet['cidr']).prefixlen))
         gateway = gateway or subnet.get('gateway_ip')
     if not addresses:
         return None
@@ -154,14 +160,13 @@ def _external(replica, doc):
                     bool(info.get('enable_snat', True)))
 
 
-def _routes(replica, doc, router):
+def _routes(replica, router, attached):
     by_dst = {}
 
     def add(route):
         by_dst[route.dst] = route
     if router.external is not None and router.external.gateway:
         add(Route('0.0.0.0/0', EXTERNAL, 'dev', via=router.external.gateway))
-    attached = _attached_subnets(replica, doc)
     for network_id in sorted({s['network_id'] for s in attached.values()}):
         for port in replica.ports_of(network_id):
             owner = port.get('binding:host_id')
