@@ -7,6 +7,7 @@ that list queries see only the current test's resources.
 """
 
 import ipaddress
+import time
 import uuid
 
 import openstack
@@ -16,6 +17,17 @@ from openstack import exceptions as sdk_exc
 
 HOST = {'name': 'compute1', 'datapath_id': '0000000000000001',
         'segment_node_id': 'fd00:0:0:1::', 'underlay_ip': 'fd00::1'}
+
+
+def wait_for(fetch, timeout=10):
+    """What ``fetch`` returns once it is not empty (the server's own
+    threads write some things a moment after the request that caused them)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
 
 
 def unique(prefix):
@@ -334,8 +346,10 @@ def test_routers_and_floating_ips(conn, cleanup, server, network, subnet):
     with pytest.raises(sdk_exc.NotFoundException):      # no router reaches it
         conn.network.update_ip(fip, port_id=lonely.id)
 
-    # The L3 agent's routers: none has reported in this module's server.
-    assert list(conn.network.routers_hosting_l3_agents(router)) == []
+    # The router's L3 agent: the all-in-one server reports one for the
+    # network node it serves as soon as the host is registered.
+    hosting = wait_for(lambda: list(conn.network.routers_hosting_l3_agents(router)))
+    assert [(a.host, a.agent_type) for a in hosting] == [('sdk-nn1', 'L3 agent')]
 
     conn.network.delete_ip(fip)
     removed = conn.network.remove_interface_from_router(router, subnet=subnet.id)
