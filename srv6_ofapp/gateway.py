@@ -129,6 +129,12 @@ class Gateway:
         self.clusters = [ClusterGateway(cluster, host, conf) for cluster in clusters]
 
     def start(self):
+        if any(c.cluster.store_url.startswith('etcd:') for c in self.clusters):
+            # Here, in the main thread, before the clusters' threads open
+            # their stores: etcd3gw imports eventlet (through futurist), and
+            # a thread that imports eventlet first is never seen to end by
+            # threading (is_alive() stays true, join() waits its timeout).
+            from srv6_ofapp.store import etcd  # noqa: F401
         for cluster in self.clusters:
             cluster.start()
 

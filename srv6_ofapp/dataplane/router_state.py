@@ -189,10 +189,17 @@ def nat_ruleset(router):
     * floating IPs: 1:1 NAT by two maps, one rule each way whatever their
       number (a lookup that misses lets the packet on to the next rule);
     * SNAT of the attached subnets to the external address (enable_snat);
-    * from the external side, only replies, DNATed (floating) traffic and,
-      without SNAT, traffic to the attached subnets get in; and nothing
-      for an attached subnet leaves by the external port (an address no VM
-      holds must not be routed to the outside world).
+    * from the external side, only replies, DNATed (floating) traffic,
+      traffic to the router's own addresses and, without SNAT, traffic to
+      the attached subnets get in; and nothing for an attached subnet
+      leaves by the external port (an address no VM holds must not be
+      routed to the outside world).
+
+    The external side's filter hooks prerouting (after DNAT, so that
+    ``ct status dnat`` is known), not forward: a packet routed to a VM
+    takes an SRv6 encap route, and the kernel hands such packets to the
+    tunnel on input (lwtunnel input redirect), so IPv4's forward hook
+    never sees them.
     """
     external = router.external
     if external is None:
@@ -225,14 +232,19 @@ def nat_ruleset(router):
         lines.append('\t\toifname "%s" ip saddr @internal snat to %s'
                      % (EXTERNAL, external.addresses[0].split('/')[0]))
     lines += ['\t}',
-              '\tchain forward {',
-              '\t\ttype filter hook forward priority filter; policy accept;',
-              '\t\toifname "%s" ip daddr @internal drop' % EXTERNAL,
+              '\tchain from_external {',
+              '\t\ttype filter hook prerouting priority dstnat + 10; policy accept;',
               '\t\tiifname "%s" ct state established,related accept' % EXTERNAL,
               '\t\tiifname "%s" ct status dnat accept' % EXTERNAL]
     if not external.enable_snat:
         lines.append('\t\tiifname "%s" ip daddr @internal accept' % EXTERNAL)
-    lines += ['\t\tiifname "%s" drop' % EXTERNAL,
+    lines += ['\t\tiifname "%s" fib daddr type { local, broadcast, multicast } accept'
+              % EXTERNAL,
+              '\t\tiifname "%s" drop' % EXTERNAL,
+              '\t}',
+              '\tchain forward {',
+              '\t\ttype filter hook forward priority filter; policy accept;',
+              '\t\toifname "%s" ip daddr @internal drop' % EXTERNAL,
               '\t}',
               '}']
     return '\n'.join(lines) + '\n'
@@ -241,5 +253,6 @@ def nat_ruleset(router):
 def digest(router):
     """A short fingerprint of everything of ``router`` but its routes: what
     the router driver leaves in its namespace to know, after a restart,
-    that nothing else needs rewriting."""
-    return hashlib.sha1(repr(tuple(router)).encode()).hexdigest()[:16]
+    that nothing else needs rewriting.  The NAT ruleset is in it as
+    written, so that a release writing other rules rewrites them."""
+    return hashlib.sha1((repr(tuple(router)) + nat_ruleset(router)).encode()).hexdigest()[:16]

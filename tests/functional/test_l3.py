@@ -166,6 +166,11 @@ def test_a_floating_ip_is_reached_from_outside_and_is_the_vm_source(world):
     assert fip['router_id'] == world['routers']['alpha']['id']
     wait(lambda: node.ping(address, count=1, timeout=1), 'the floating IP answers', node=node)
     assert node.sources_seen(vms['a2']) == {address}
+    # The rule lets ICMP in to every VM of alpha's: the router still keeps
+    # a1 (no floating IP, its subnet routed to the router) out of reach.
+    sh('ip', '-n', node.inet, 'route', 'replace', '10.0.0.0/24', 'via',
+       external_ip(world['routers']['alpha']))
+    assert not node.ping('10.0.0.11', count=1, timeout=1)
     # a1, on the same router without a floating IP, still leaves as the router.
     assert node.sources_seen(vms['a1']) == {external_ip(world['routers']['alpha'])}
     # Disassociated: no longer reached, and a2 is SNATed again.

@@ -90,6 +90,26 @@ def test_signals_stop_cleanly(tmp_path, signum):
         server.kill()
 
 
+def test_a_gateway_with_an_etcd_cluster_stops_cleanly(tmp_path):
+    # Its clusters are opened in threads of their own, and etcd's client
+    # imports eventlet: a thread that imports it first never ends as far
+    # as threading knows, and the stop waited for it (then SIGKILL).
+    server = Server(str(tmp_path / 'state.db'), [
+        '--role', 'gateway', '--host', 'gw1',
+        '--cluster', 'south=etcd://127.0.0.1:9/south?deadline=1']).start()
+    try:
+        deadline = time.monotonic() + 20
+        while 'cluster south: cannot serve yet' not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(15) == 0
+        assert time.monotonic() - started < 5, server.log()
+    finally:
+        server.kill()
+
+
 def test_default_store_is_under_the_user_data_directory(tmp_path):
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / 'data'), HOME=str(tmp_path))
     port = free_port()

@@ -35,8 +35,13 @@ def test_snat_floating_ip_restart_and_removal():
         # Out through SNAT: the internet sees the router's external address.
         assert net.ping_out()
         assert net.sources_seen_outside() == {'203.0.113.10'}
-        # From outside, the VM is out of reach (no floating IP yet).
+        # From outside, the VM is out of reach (no floating IP yet), even
+        # for a neighbour routing the subnet to the router: what it sends
+        # is routed into an SRv6 encap route, whose packets the kernel hands
+        # to the tunnel before the forward hook (the filter is at prerouting).
+        sh('ip', '-n', net.inet, 'route', 'add', '10.0.0.0/24', 'via', '203.0.113.10')
         assert not net.ping_in(VM, count=1, timeout=1)
+        assert net.ping_out()
 
         # A floating IP: reachable from outside, and the VM's source outbound.
         fip = net.world(fips=[('203.0.113.20', VM)], router_id=world['router']['id'])

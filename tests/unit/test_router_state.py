@@ -2,6 +2,7 @@
 VRFs route toward them (no kernel needed)."""
 
 import subprocess
+from unittest import mock
 
 import pytest
 
@@ -128,6 +129,11 @@ def test_digest_follows_everything_but_routes():
     assert router_state.digest(router) == router_state.digest(router._replace())
     assert router_state.digest(router) != router_state.digest(
         router._replace(floating_ips=(('203.0.113.20', '10.0.0.5'),)))
+    # Rules written by another release: rewritten on the first start.
+    old_rules = router_state.nat_ruleset(router).replace('chain from_external', 'chain old')
+    with mock.patch.object(router_state, 'nat_ruleset', return_value=old_rules):
+        old_digest = router_state.digest(router)
+    assert old_digest != router_state.digest(router)
 
 
 def test_router_namespaces_of_clusters_and_simulated_hosts_do_not_meet():
