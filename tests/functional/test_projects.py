@@ -1,5 +1,7 @@
 """Project scoping over real HTTP, with the token and keystone strategies."""
 
+import json
+
 import pytest
 
 from tests.conftest import Client
@@ -112,6 +114,90 @@ def test_shared_network_is_usable_but_not_changeable_by_others(alice, bob, admin
     # Un-sharing while another project has ports there would strand them.
     response = admin.put(V + '/networks/' + network['id'], {'network': {'shared': False}})
     assert response.status_code == 409
+
+
+@pytest.fixture
+def shared(alice, admin):
+    """alice's shared network with a subnet, and a port of bob's there."""
+    network = alice.create('network', name='shared-policy')
+    subnet = alice.create('subnet', network_id=network['id'], cidr='10.3.0.0/24')
+    assert admin.put(V + '/networks/' + network['id'],
+                     {'network': {'shared': True}}).status_code == 200
+    return {'network': network, 'subnet': subnet}
+
+
+# Neutron's default policy: on another project's (shared) network these need
+# the network owner or an admin -- anti-spoofing is the owner's to lift.
+OWNER_ONLY_ON_CREATE = [
+    ('mac_address', {'mac_address': 'fa:16:3e:00:aa:01'}),
+    ('fixed_ips:ip_address', {'fixed_ips': [{'ip_address': '10.3.0.50'}]}),
+    ('fixed_ips:ip_address', {'fixed_ips': [{'subnet_id': '{subnet}',
+                                             'ip_address': '10.3.0.51'}]}),
+    ('port_security_enabled', {'port_security_enabled': False}),
+    ('allowed_address_pairs', {'allowed_address_pairs': [{'ip_address': '0.0.0.0/0'}]}),
+    ('device_owner', {'device_owner': 'network:router_interface'}),
+]
+
+
+def _fill(attrs, shared):
+    text = json.dumps(attrs).replace('{subnet}', shared['subnet']['id'])
+    return json.loads(text)
+
+
+@pytest.mark.parametrize('rule, attrs', OWNER_ONLY_ON_CREATE,
+                         ids=[r + '-' + list(a)[0] for r, a in OWNER_ONLY_ON_CREATE])
+def test_on_a_shared_network_others_may_not_lift_anti_spoofing(alice, bob, admin, shared,
+                                                               rule, attrs):
+    attrs = _fill(attrs, shared)
+    net_id = shared['network']['id']
+    before = admin.get(V + '/ports', params={'network_id': net_id}).json()['ports']
+    response = bob.post(V + '/ports', {'port': dict(attrs, network_id=net_id)})
+    assert response.status_code == 403, response.text
+    error = response.json()['NeutronError']
+    assert error['type'] == 'PolicyNotAuthorized' and 'create_port:' + rule in \
+        error['message']
+    assert admin.get(V + '/ports', params={'network_id': net_id}).json()['ports'] == before
+    # The network's owner and an admin may.
+    for who in (alice, admin):
+        port = who.create('port', network_id=net_id, **attrs)
+        assert who.delete(V + '/ports/' + port['id']).status_code == 204
+
+
+OWNER_ONLY_ON_UPDATE = [
+    ('fixed_ips:ip_address', {'fixed_ips': [{'ip_address': '10.3.0.60'}]}),
+    ('port_security_enabled', {'port_security_enabled': False, 'security_groups': []}),
+    ('allowed_address_pairs', {'allowed_address_pairs': [{'ip_address': '10.3.0.0/24'}]}),
+    ('device_owner', {'device_owner': 'network:dhcp'}),
+]
+
+
+@pytest.mark.parametrize('rule, attrs', OWNER_ONLY_ON_UPDATE,
+                         ids=[r for r, _ in OWNER_ONLY_ON_UPDATE])
+def test_on_a_shared_network_others_may_not_change_anti_spoofing(alice, bob, admin, shared,
+                                                                 rule, attrs):
+    port = bob.create('port', network_id=shared['network']['id'], name='bobs')
+    url = V + '/ports/' + port['id']
+    response = bob.put(url, {'port': attrs})
+    assert response.status_code == 403, response.text
+    assert 'update_port:' + rule in response.json()['NeutronError']['message']
+    assert bob.get(url).json()['port'] == port
+    assert admin.put(url, {'port': attrs}).status_code == 200
+
+
+def test_on_a_shared_network_others_keep_what_they_may_do(bob, shared):
+    net_id, subnet_id = shared['network']['id'], shared['subnet']['id']
+    # An address from a subnet of the network's choosing (Neutron's
+    # create_port:fixed_ips:subnet_id allows the shared rule) ...
+    port = bob.create('port', network_id=net_id, fixed_ips=[{'subnet_id': subnet_id}],
+                      device_owner='compute:nova', name='vm')
+    assert port['port_security_enabled'] is True
+    url = V + '/ports/' + port['id']
+    # ... sending back what the port has, renaming it, or adding a subnet address.
+    for change in ({'fixed_ips': port['fixed_ips']}, {'name': 'renamed'},
+                   {'port_security_enabled': True}, {'allowed_address_pairs': []},
+                   {'fixed_ips': port['fixed_ips'] + [{'subnet_id': subnet_id}]}):
+        response = bob.put(url, {'port': change})
+        assert response.status_code == 200, (change, response.text)
 
 
 def test_a_mac_is_chosen_by_its_owner_and_changed_by_admins(alice, admin):
