@@ -21,6 +21,7 @@ setup(
         'platformdirs',       # the user's data directory for the default store
         'prometheus-client',  # every event a metric, at GET /metrics
         'etcd3gw>=2.6',       # the etcd store: OpenStack's client of etcd's v3 gateway
+        'keystonemiddleware',  # auth_strategy keystone: auth_token validates tokens, as in Neutron
     ],
     extras_require={
         # scapy: an independent packet parser; python-openstackclient: the

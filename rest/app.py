@@ -233,5 +233,6 @@ def _metrics_only(request):
 
 
 def make_app(plugin, conf):
-    """The WSGI app for ``plugin`` with the authentication ``conf`` chooses."""
-    return API(plugin, auth.make_authenticator(conf))
+    """The WSGI app for ``plugin`` with the authentication ``conf`` chooses
+    (auth.ConfigurationError when it cannot work)."""
+    return auth.protect(API(plugin, auth.make_authenticator(conf)), conf)

@@ -113,6 +113,7 @@ def main(argv=None):
     from os_ken import log
     from os_ken.base.app_manager import AppManager
     from rest.app import make_app, metrics_app
+    from rest.auth import ConfigurationError
     from srv6_ofapp.runtime import Runtime
 
     apps = ROLE_APPS[CONF.role] + CONF.app_lists + CONF.app
@@ -130,10 +131,14 @@ def main(argv=None):
         return fail(error.msg)
     except ImportError as error:
         return fail('cannot load application: %s' % error)
+    try:
+        wsgi = metrics_app if CONF.role == 'agent' else make_app(runtime.plugin, CONF)
+    except ConfigurationError as error:
+        runtime.close()
+        return fail(str(error))
     # Logging starts once the store is open, so that a start-up failure is
     # the one line above rather than a page of progress messages.
     log.init_log()
-    wsgi = metrics_app if CONF.role == 'agent' else make_app(runtime.plugin, CONF)
     try:
         rest = RestServer(wsgi, CONF.wsapi_host, CONF.wsapi_port, CONF.wsapi_threads)
     except OSError as error:

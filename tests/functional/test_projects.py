@@ -1,4 +1,4 @@
-"""Project scoping over real HTTP, with the token and keystone strategies."""
+"""Project scoping over real HTTP, with the token strategy."""
 
 import json
 
@@ -229,29 +229,3 @@ def test_an_external_network_is_seen_by_all_and_used_by_its_owner(alice, bob, ad
                      bob.put(V + '/networks/' + network['id'] + '/tags/mine', None)):
         assert response.status_code == 403, response.text
     assert bob.get(V + '/networks/' + network['id'] + '/tags').json() == {'tags': []}
-
-
-@pytest.fixture(scope='module')
-def keystone_server(tmp_path_factory):
-    path = tmp_path_factory.mktemp('keystone') / 'state.db'
-    srv = Server(str(path), ['--auth-strategy', 'keystone']).start()
-    yield srv
-    srv.stop()
-
-
-def _keystone(server, project, roles):
-    return Client(server.url, {'X-Identity-Status': 'Confirmed', 'X-Project-Id': project,
-                               'X-Roles': roles})
-
-
-def test_keystone_headers_set_project_and_roles(keystone_server):
-    member = _keystone(keystone_server, 'p-member', 'member,reader')
-    other = _keystone(keystone_server, 'p-other', 'member')
-    admin = _keystone(keystone_server, 'p-admin', 'admin')
-    network = member.create('network', name='ks')
-    assert network['project_id'] == 'p-member'
-    assert other.get(V + '/networks/' + network['id']).status_code == 404
-    assert admin.get(V + '/networks/' + network['id']).status_code == 200
-    unconfirmed = Client(keystone_server.url, {'X-Identity-Status': 'Invalid',
-                                               'X-Project-Id': 'p-member'})
-    assert unconfirmed.get(V + '/networks').status_code == 401
