@@ -217,6 +217,16 @@ def _metrics_response():
                           charset='utf-8')
 
 
+def refusal_app(error):
+    """A WSGI app that answers every request with ``error`` (a
+    NeutronException), traced like the API's answers: what a stopping
+    server answers to the requests it will not serve."""
+    @webob.dec.wsgify
+    def refuse(request):
+        return _traced(lambda _: error_response(error), request)
+    return refuse
+
+
 @webob.dec.wsgify
 def metrics_app(request):
     """What an agent serves: GET /metrics (Prometheus) and nothing else."""

@@ -29,29 +29,6 @@ HOST_APPS = ['srv6_ofapp.edge.app', 'srv6_ofapp.dataplane.app', 'srv6_ofapp.repo
 ROLE_APPS = {'all': HOST_APPS, 'agent': HOST_APPS, 'api': []}
 
 
-class RestServer:
-    """The REST API on waitress, in a thread of its own."""
-
-    def __init__(self, wsgi_app, host, port, threads):
-        import waitress.server
-        self._server = waitress.server.create_server(
-            wsgi_app, host=host, port=port, threads=threads,
-            ident='srv6-ofapp', clear_untrusted_proxy_headers=True)
-        self.port = self._server.effective_port
-        self._thread = threading.Thread(target=self._server.run, name='rest-api',
-                                        daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        from waitress import wasyncore
-        self._server.task_dispatcher.shutdown(timeout=5)
-        # An empty socket map ends the server's loop.
-        wasyncore.close_all(self._server._map)
-        self._thread.join(timeout=5)
-
-
 def started(conf, runtime, rest_port):
     """The line that says what the process serves, once it does."""
     openflow = 'OpenFlow on %s:%s' % (conf.ofp_listen_host or '0.0.0.0',
@@ -112,8 +89,10 @@ def main(argv=None):
 
     from os_ken import log
     from os_ken.base.app_manager import AppManager
-    from rest.app import make_app, metrics_app
+    from rest.app import make_app, metrics_app, refusal_app
     from rest.auth import ConfigurationError
+    from rest.request import MAX_BODY
+    from srv6_ofapp.wsgi_server import RestServer
     from srv6_ofapp.runtime import Runtime
 
     apps = ROLE_APPS[CONF.role] + CONF.app_lists + CONF.app
@@ -139,8 +118,10 @@ def main(argv=None):
     # Logging starts once the store is open, so that a start-up failure is
     # the one line above rather than a page of progress messages.
     log.init_log()
+    stopping = refusal_app(exceptions.ServiceUnavailable(reason='the server is stopping'))
     try:
-        rest = RestServer(wsgi, CONF.wsapi_host, CONF.wsapi_port, CONF.wsapi_threads)
+        rest = RestServer(wsgi, stopping, CONF.wsapi_host, CONF.wsapi_port,
+                          CONF.wsapi_threads, MAX_BODY)
     except OSError as error:
         runtime.close()
         return fail('cannot serve the REST API on %s:%d: %s'
@@ -160,8 +141,15 @@ def main(argv=None):
     try:
         stop.wait()
     finally:
+        # Every consumer of the store stops before it closes: the REST
+        # server answers (or refuses, 503) each request it accepted, the
+        # apps end their threads (the edge's worker, the dataplane's, the
+        # reporter, which revokes its leases), the replica's change feed
+        # ends, and only then the store closes (waiting for any operation
+        # still running).
         logging.getLogger(PROG).info('stopping')
-        rest.stop()  # finishes the requests in flight, accepts no more
+        if not rest.stop():
+            logging.getLogger(PROG).warning('some REST requests were not answered')
         close_apps(app_mgr)
         runtime.close()
         if CONF.pid_file:

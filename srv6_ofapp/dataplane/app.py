@@ -31,6 +31,8 @@ LOG = logging.getLogger(__name__)
 
 # Retry a host whose last apply failed this often, even without changes.
 RETRY_INTERVAL = 5.0
+# How long close() waits for the host being applied (seconds).
+CLOSE_TIMEOUT = 10.0
 
 
 class DataplaneApp(app_manager.OSKenApp):
@@ -53,8 +55,15 @@ class DataplaneApp(app_manager.OSKenApp):
         self._worker.start()
 
     def close(self):
+        """End the thread (after the host it is applying, if any), then
+        close the drivers it was using."""
         self._stopping.set()
         self._dirty.set()
+        if self._worker is not None:
+            self._worker.join(timeout=CLOSE_TIMEOUT)
+            if self._worker.is_alive():
+                LOG.warning('the dataplane thread did not end within %ss', CLOSE_TIMEOUT)
+                return
         for driver in self.drivers.values():
             driver.close()
 
