@@ -25,8 +25,10 @@ setup(
     ],
     extras_require={
         # scapy: an independent packet parser; python-openstackclient: the
-        # `openstack` CLI, the client users drive the API with.
-        'test': ['pytest', 'requests', 'openstacksdk', 'python-openstackclient', 'scapy'],
+        # `openstack` CLI, the client users drive the API with; hypothesis:
+        # the property-based fuzzing of the REST API.
+        'test': ['pytest', 'requests', 'openstacksdk', 'python-openstackclient', 'scapy',
+                 'hypothesis'],
     },
     entry_points={
         'console_scripts': ['srv6-ofapp = srv6_ofapp.launcher:run'],
