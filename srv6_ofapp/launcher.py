@@ -92,9 +92,15 @@ def main(argv=None):
     from rest.app import make_app, metrics_app, refusal_app
     from rest.auth import ConfigurationError
     from rest.request import MAX_BODY
-    from srv6_ofapp.wsgi_server import RestServer
+    from rest.validators import global_ipv6
     from srv6_ofapp.runtime import Runtime
+    from srv6_ofapp.wsgi_server import RestServer
 
+    if CONF.default_route_sid:
+        try:
+            global_ipv6(CONF.default_route_sid)
+        except ValueError as error:
+            return fail('--default-route-sid: %s' % error, 2)
     apps = ROLE_APPS[CONF.role] + CONF.app_lists + CONF.app
     if CONF.role == 'api' and apps:
         return fail('--role api serves the REST API alone; it runs no applications', 2)

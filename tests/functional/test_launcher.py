@@ -28,6 +28,8 @@ def run(args, timeout=30):
     (['--store', 'sqlite:////proc/no/such/dir/state.db'], 1, 'is unavailable'),
     (['--store', 'mysql://db/srv6'], 1, "unsupported scheme 'mysql'"),
     (['no_such_app_module'], 1, 'cannot load application'),
+    (['--default-route-sid', 'ff02::1'], 2, 'default-route-sid'),
+    (['--default-route-sid', '::'], 2, 'not a global unicast'),
 ])
 def test_mistakes_are_one_line_and_a_nonzero_exit(args, code, text):
     result = run(args)
