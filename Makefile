@@ -18,7 +18,7 @@ SERVE_ARGS ?=
 # (not PYTHONPATH, which would shadow the venv's own packages).
 MININET_PKG := /usr/lib/python3/dist-packages/mininet
 
-.PHONY: demo serve test bench install clean
+.PHONY: demo serve test stress bench install clean
 
 install: $(STAMP)
 
@@ -56,6 +56,15 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The long runs `make test` leaves out (marked `stress`): 300 start / write
+# under load / SIGTERM cycles, 1,000,000 mutated DHCP and ARP frames through
+# the packet-in path, 5,000 generated requests per REST fuzz test.  About
+# 15 minutes on 2 cores.  SRV6_STRESS_CYCLES, SRV6_FUZZ_FRAMES and
+# SRV6_FUZZ_EXAMPLES change the sizes.
+stress: $(STAMP)
+	$(PY) -m pytest -q -s -m stress tests
+	SRV6_FUZZ_EXAMPLES=$${SRV6_FUZZ_EXAMPLES:-5000} $(PY) -m pytest -q tests/functional/test_fuzz_api.py
 
 bench: $(STAMP)
 	$(PY) bench/rest_ports.py

@@ -21,11 +21,14 @@ setup(
         'platformdirs',       # the user's data directory for the default store
         'prometheus-client',  # every event a metric, at GET /metrics
         'etcd3gw>=2.6',       # the etcd store: OpenStack's client of etcd's v3 gateway
+        'keystonemiddleware',  # auth_strategy keystone: auth_token validates tokens, as in Neutron
     ],
     extras_require={
         # scapy: an independent packet parser; python-openstackclient: the
-        # `openstack` CLI, the client users drive the API with.
-        'test': ['pytest', 'requests', 'openstacksdk', 'python-openstackclient', 'scapy'],
+        # `openstack` CLI, the client users drive the API with; hypothesis:
+        # the property-based fuzzing of the REST API.
+        'test': ['pytest', 'requests', 'openstacksdk', 'python-openstackclient', 'scapy',
+                 'hypothesis'],
     },
     entry_points={
         'console_scripts': ['srv6-ofapp = srv6_ofapp.launcher:run'],

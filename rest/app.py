@@ -14,6 +14,7 @@ import webob.dec
 
 from rest import auth
 from rest import definitions
+from rest import request as request_lib
 from rest import resource
 from rest import tags
 from srv6_ofapp import exceptions as exc
@@ -22,7 +23,6 @@ from srv6_ofapp import metrics
 LOG = logging.getLogger(__name__)
 
 API_VERSION = 'v2.0'
-MAX_BODY = 10 * 1024 * 1024
 # oslo.middleware's request_id: req-<uuid> on every response, and in the
 # WSGI environ under its key for whatever logs about the request.
 REQUEST_ID_HEADER = 'X-Openstack-Request-Id'
@@ -55,8 +55,8 @@ def _traced(respond, request):
     response = respond(request)
     response.headers[REQUEST_ID_HEADER] = request_id
     LOG.info('%s %s "%s %s" status: %d len: %d time: %.4f', request_id,
-             request.client_addr, request.method, request.path_qs, response.status_code,
-             response.content_length or 0, time.monotonic() - started)
+             request.client_addr, request.method, request_lib.logged_path(request),
+             response.status_code, response.content_length or 0, time.monotonic() - started)
     return response
 
 
@@ -121,19 +121,20 @@ class API:
         except exc.NeutronException as error:
             if error.status >= 500:
                 LOG.error('%s %s %s: %s', _request_id(request), request.method,
-                          request.path, error)
+                          request_lib.logged_path(request), error)
             return error_response(error)
         except Exception:
             LOG.exception('%s %s %s failed', _request_id(request), request.method,
-                          request.path)
+                          request_lib.logged_path(request))
             return error_response(exc.NeutronException(
                 'Request failed: internal server error while processing your request.'))
 
     def _dispatch(self, request):
         match = self.mapper.match(environ=request.environ)
         if match is None:
-            if self.mapper.match(request.path_info):  # path exists, method does not
-                raise exc.HTTPMethodNotAllowed(method=request.method, path=request.path)
+            if self.mapper.match(request.environ['PATH_INFO']):  # the method is wrong
+                raise exc.HTTPMethodNotAllowed(method=request.method,
+                                               path=request_lib.logged_path(request))
             raise exc.HTTPNotFound()
         action = match['action']
         if action == 'versions':
@@ -154,41 +155,33 @@ class API:
         collection = self.collection_of[match['collection_path']]
         if action.startswith('tags_'):
             tag = match.get('tag')
-            body = self._body(request) if action in ('tags_create', 'tags_update_all') \
-                else None
+            body = request_lib.body(request) \
+                if action in ('tags_create', 'tags_update_all') else None
             return _json_response(*self.tags.handle(
                 ctx, action[len('tags_'):], collection, match['id'],
                 None if tag is None else _path_text(tag), body, _if_revision(request)))
         controller = self.controllers[collection]
         if action == 'member_action':
             return _json_response(*controller.member_action(ctx, match['id'], match['name_'],
-                                                            self._body(request)))
+                                                            request_lib.body(request)))
         if action == 'related':
             return _json_response(*controller.related(ctx, match['id'], match['name_'],
-                                                      request.GET))
+                                                      request_lib.query(request)))
         if action == 'index':
-            url = request.host_url + request.path
-            return _json_response(*controller.index(ctx, request.GET, url))
+            url = request.host_url + request.script_name + '/' + API_VERSION + '/' + \
+                match['collection_path']
+            return _json_response(*controller.index(ctx, request_lib.query(request), url))
         if action == 'show':
-            return _json_response(*controller.show(ctx, request.GET, match['id']))
+            return _json_response(*controller.show(ctx, request_lib.query(request),
+                                                   match['id']))
         if action == 'delete':
             return _json_response(*controller.delete(ctx, match['id'],
                                                      _if_revision(request)))
-        body = self._body(request)
+        body = request_lib.body(request)
         if action == 'create':
             return _json_response(*controller.create(ctx, body))
         return _json_response(*controller.update(ctx, body, match['id'],
                                                  _if_revision(request)))
-
-    @staticmethod
-    def _body(request):
-        if request.content_length and request.content_length > MAX_BODY:
-            raise exc.BadRequest(resource='body', msg='request body larger than %d bytes'
-                                 % MAX_BODY)
-        try:
-            return json.loads(request.body or b'null')
-        except ValueError:
-            raise exc.HTTPBadRequest(message='Malformed request body: not JSON')
 
     @staticmethod
     def _versions(request):
@@ -240,6 +233,16 @@ def _metrics_response():
                           charset='utf-8')
 
 
+def refusal_app(error):
+    """A WSGI app that answers every request with ``error`` (a
+    NeutronException), traced like the API's answers: what a stopping
+    server answers to the requests it will not serve."""
+    @webob.dec.wsgify
+    def refuse(request):
+        return _traced(lambda _: error_response(error), request)
+    return refuse
+
+
 @webob.dec.wsgify
 def metrics_app(request):
     """What an agent serves: GET /metrics (Prometheus) and nothing else."""
@@ -247,14 +250,15 @@ def metrics_app(request):
 
 
 def _metrics_only(request):
-    if request.path_info != '/metrics':
+    if request.environ['PATH_INFO'] != '/metrics':
         return error_response(exc.HTTPNotFound())
     if request.method != 'GET':
-        return error_response(exc.HTTPMethodNotAllowed(method=request.method,
-                                                       path=request.path))
+        return error_response(exc.HTTPMethodNotAllowed(
+            method=request.method, path=request_lib.logged_path(request)))
     return _metrics_response()
 
 
 def make_app(plugin, conf):
-    """The WSGI app for ``plugin`` with the authentication ``conf`` chooses."""
-    return API(plugin, auth.make_authenticator(conf))
+    """The WSGI app for ``plugin`` with the authentication ``conf`` chooses
+    (auth.ConfigurationError when it cannot work)."""
+    return auth.protect(API(plugin, auth.make_authenticator(conf)), conf)

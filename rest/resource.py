@@ -10,7 +10,9 @@ import copy
 import urllib.parse
 
 from rest import definitions
+from rest import request as request_lib
 from srv6_ofapp import exceptions as exc
+from srv6_ofapp.exceptions import shown
 
 LIST_CONTROLS = ('fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse')
 
@@ -29,7 +31,7 @@ class Controller:
         items = self.plugin.list(ctx, self.collection, self._filters(ctx, params))
         items = self._sorted(items, params)
         items, next_marker = self._page(items, params)
-        fields = params.getall('fields')
+        fields = set(params.getall('fields'))
         body = {self.collection: [self._view(ctx, item, fields) for item in items]}
         if next_marker:
             query = [(k, v) for k, v in params.items() if k != 'marker']
@@ -40,7 +42,7 @@ class Controller:
 
     def show(self, ctx, params, id_):
         item = self.plugin.get(ctx, self.collection, id_)
-        return 200, {self.member: self._view(ctx, item, params.getall('fields'))}
+        return 200, {self.member: self._view(ctx, item, set(params.getall('fields')))}
 
     def create(self, ctx, body):
         if isinstance(body, dict) and self.collection in body:
@@ -48,6 +50,7 @@ class Controller:
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise exc.BadRequest(resource=self.collection,
                                      msg='%s must be a list of objects' % self.collection)
+            request_lib.bulk_items(self.collection, items)
             prepared = [self._prepare_create(ctx, item) for item in items]
             created = self.plugin.create(ctx, self.collection, prepared)
             return 201, {self.collection: [self._view(ctx, c) for c in created]}
@@ -89,7 +92,7 @@ class Controller:
         unknown = sorted(n for n in item if n not in self.attrs)
         if unknown:
             raise exc.HTTPBadRequest(
-                message="Unrecognized attribute(s) '%s'" % ', '.join(unknown))
+                message="Unrecognized attribute(s) '%s'" % shown(', '.join(unknown)))
         for name in item:
             spec = self.attrs[name]
             if not spec.get(allow):
@@ -146,17 +149,17 @@ class Controller:
     # -- lists -------------------------------------------------------------
 
     def _filters(self, ctx, params):
+        """{field: [value, ...]} of the query's filters, in one pass over it."""
         filters = {}
-        for name in params.keys():
+        for name, value in params.items():
             if name in LIST_CONTROLS:
                 continue
             spec = self.attrs.get(name)
             if (spec is None or not spec.get('is_filter') or
                     (spec.get('admin_only') and not ctx.is_admin)):
-                raise exc.HTTPBadRequest(
-                    message="'%s' is not a valid filter for %s" % (name, self.collection))
-            key = 'tenant_id' if name == 'project_id' else name
-            filters.setdefault(key, []).extend(params.getall(name))
+                raise exc.HTTPBadRequest(message="'%s' is not a valid filter for %s"
+                                         % (shown(name), self.collection))
+            filters.setdefault('tenant_id' if name == 'project_id' else name, []).append(value)
         return filters
 
     def _sorted(self, items, params):
@@ -168,16 +171,20 @@ class Controller:
         for key in keys:
             if not self.attrs.get(key, {}).get('is_sort_key'):
                 raise exc.HTTPBadRequest(message='%s is an invalid attribute for sort_key'
-                                                 % key)
+                                                 % shown(key))
         for direction in dirs:
             if direction not in ('asc', 'desc'):
                 raise exc.HTTPBadRequest(message="%s is an invalid value for sort_dir, "
-                                                 "valid value is 'asc' and 'desc'" % direction)
+                                                 "valid value is 'asc' and 'desc'"
+                                                 % shown(direction))
         # Stable sorts from the last key to the first give a multi-key sort;
-        # (created_at, id) is the default and the final tie-breaker.
+        # (created_at, id) is the default and the final tie-breaker.  A key
+        # named again decides nothing more: one sort per attribute at most.
+        order = {}
+        for key, direction in zip(keys, dirs or ['asc'] * len(keys)):
+            order.setdefault('tenant_id' if key == 'project_id' else key, direction)
         items = sorted(items, key=lambda i: (i.get('created_at') or '', i['id']))
-        for key, direction in reversed(list(zip(keys, dirs or ['asc'] * len(keys)))):
-            name = 'tenant_id' if key == 'project_id' else key
+        for name, direction in reversed(list(order.items())):
             items.sort(key=lambda i: _sort_value(i.get(name)), reverse=direction == 'desc')
         return items
 
@@ -186,7 +193,7 @@ class Controller:
         if marker:
             ids = [i['id'] for i in items]
             if marker not in ids:
-                raise exc.HTTPBadRequest(message='marker %s not found' % marker)
+                raise exc.HTTPBadRequest(message='marker %s not found' % shown(marker))
             items = items[ids.index(marker) + 1:]
         limit = params.get('limit')
         if limit in (None, ''):
@@ -197,7 +204,7 @@ class Controller:
                 raise ValueError
         except ValueError:
             raise exc.HTTPBadRequest(message="Invalid limit '%s': must be a non-negative "
-                                             "integer" % limit)
+                                             "integer" % shown(limit))
         if limit == 0 or len(items) <= limit:
             return items, None
         return items[:limit], items[limit - 1]['id']

@@ -3,7 +3,27 @@
 The class name is the ``type`` of the Neutron error body and the class
 carries its HTTP status, so the REST layer maps any of them to
 ``{"NeutronError": {"type", "message", "detail"}}`` without a lookup table.
+
+An error names the offending value, but never echoes it whole: a value is
+cut to SHOWN_LEN characters (:func:`shown`, which every message that
+quotes a client's value goes through; the text kwargs of a message template
+are cut here), and a whole message to MESSAGE_LEN.
 """
+
+# The characters of a client's value an error message shows, and the
+# longest message: a 10 MB name must not make a 10 MB error.
+SHOWN_LEN = 200
+MESSAGE_LEN = 1024
+
+
+def shown(value):
+    """``value`` as text for an error message, cut to SHOWN_LEN characters."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= SHOWN_LEN else text[:SHOWN_LEN] + '...'
+
+
+def _cut(value):
+    return shown(value) if isinstance(value, str) else value
 
 
 class NeutronException(Exception):
@@ -12,7 +32,10 @@ class NeutronException(Exception):
 
     def __init__(self, message=None, **kwargs):
         self.kwargs = kwargs
-        text = message if message is not None else self.message % kwargs
+        text = message if message is not None else \
+            self.message % {key: _cut(value) for key, value in kwargs.items()}
+        if len(text) > MESSAGE_LEN:
+            text = text[:MESSAGE_LEN] + '...'
         super().__init__(text)
         self.msg = text
 
@@ -186,6 +209,18 @@ class HTTPMethodNotAllowed(NeutronException):
     message = 'Method %(method)s is not allowed for %(path)s.'
 
 
+# 413, 415: the request as a whole
+class HTTPRequestEntityTooLarge(NeutronException):
+    status = 413
+    message = 'Request is too large: the body may have at most %(limit)d bytes.'
+
+
+class HTTPUnsupportedMediaType(NeutronException):
+    status = 415
+    message = ("Unsupported Content-Type '%(content_type)s': a request body is JSON "
+               "(application/json).")
+
+
 # 409
 class Conflict(NeutronException):
     status = 409
@@ -347,6 +382,17 @@ class RevisionNumberConstraintFailed(PreconditionFailed):
 
 
 # 5xx
-class StoreUnavailable(NeutronException):
+class ServiceUnavailable(NeutronException):
     status = 503
+    message = 'The service is unavailable: %(reason)s.'
+
+
+class StoreUnavailable(ServiceUnavailable):
     message = 'The store %(url)s is unavailable: %(reason)s'
+
+
+class TransactionTimeLimitExceeded(ServiceUnavailable):
+    """A request's transaction ran past the time a request may hold the
+    store (its write lock, with sqlite) and was rolled back."""
+    message = ('The request was not applied: its transaction ran longer than %(limit)s s '
+               '(the store is busy, or the request asks too much at once).')

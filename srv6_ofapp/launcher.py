@@ -31,29 +31,6 @@ HOST_APPS = ['srv6_ofapp.edge.app', 'srv6_ofapp.dataplane.app', 'srv6_ofapp.repo
 ROLE_APPS = {'all': HOST_APPS, 'agent': HOST_APPS, 'api': [], 'gateway': []}
 
 
-class RestServer:
-    """The REST API on waitress, in a thread of its own."""
-
-    def __init__(self, wsgi_app, host, port, threads):
-        import waitress.server
-        self._server = waitress.server.create_server(
-            wsgi_app, host=host, port=port, threads=threads,
-            ident='srv6-ofapp', clear_untrusted_proxy_headers=True)
-        self.port = self._server.effective_port
-        self._thread = threading.Thread(target=self._server.run, name='rest-api',
-                                        daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        from waitress import wasyncore
-        self._server.task_dispatcher.shutdown(timeout=5)
-        # An empty socket map ends the server's loop.
-        wasyncore.close_all(self._server._map)
-        self._thread.join(timeout=5)
-
-
 def started(conf, runtime, rest_port):
     """The line that says what the process serves, once it does."""
     openflow = 'OpenFlow on %s:%s' % (conf.ofp_listen_host or '0.0.0.0',
@@ -120,9 +97,18 @@ def main(argv=None):
 
     from os_ken import log
     from os_ken.base.app_manager import AppManager
-    from rest.app import make_app, metrics_app
+    from rest.app import make_app, metrics_app, refusal_app
+    from rest.auth import ConfigurationError
+    from rest.request import MAX_BODY
+    from rest.validators import global_ipv6
     from srv6_ofapp.runtime import Runtime
+    from srv6_ofapp.wsgi_server import RestServer
 
+    if CONF.default_route_sid:
+        try:
+            global_ipv6(CONF.default_route_sid)
+        except ValueError as error:
+            return fail('--default-route-sid: %s' % error, 2)
     apps = ROLE_APPS[CONF.role] + CONF.app_lists + CONF.app
     if CONF.role == 'api' and apps:
         return fail('--role api serves the REST API alone; it runs no applications', 2)
@@ -138,12 +124,18 @@ def main(argv=None):
         return fail(error.msg)
     except ImportError as error:
         return fail('cannot load application: %s' % error)
+    try:
+        wsgi = metrics_app if CONF.role == 'agent' else make_app(runtime.plugin, CONF)
+    except ConfigurationError as error:
+        runtime.close()
+        return fail(str(error))
     # Logging starts once the store is open, so that a start-up failure is
     # the one line above rather than a page of progress messages.
     log.init_log()
-    wsgi = metrics_app if CONF.role == 'agent' else make_app(runtime.plugin, CONF)
+    stopping = refusal_app(exceptions.ServiceUnavailable(reason='the server is stopping'))
     try:
-        rest = RestServer(wsgi, CONF.wsapi_host, CONF.wsapi_port, CONF.wsapi_threads)
+        rest = RestServer(wsgi, stopping, CONF.wsapi_host, CONF.wsapi_port,
+                          CONF.wsapi_threads, MAX_BODY)
     except OSError as error:
         runtime.close()
         return fail('cannot serve the REST API on %s:%d: %s'
@@ -162,8 +154,10 @@ def main(argv=None):
 def main_gateway():
     """--role gateway: a network node's routers in several clusters."""
     from os_ken import log
-    from rest.app import metrics_app
+    from rest.app import metrics_app, refusal_app
+    from rest.request import MAX_BODY
     from srv6_ofapp import gateway as gateway_lib
+    from srv6_ofapp.wsgi_server import RestServer
 
     try:
         clusters = gateway_lib.parse_clusters(CONF.cluster)
@@ -171,7 +165,9 @@ def main_gateway():
         return fail(str(error), 2)
     log.init_log()
     try:
-        rest = RestServer(metrics_app, CONF.wsapi_host, CONF.wsapi_port, CONF.wsapi_threads)
+        stopping = refusal_app(exceptions.ServiceUnavailable(reason='the gateway is stopping'))
+        rest = RestServer(metrics_app, stopping, CONF.wsapi_host, CONF.wsapi_port,
+                          CONF.wsapi_threads, MAX_BODY)
     except OSError as error:
         return fail('cannot serve /metrics on %s:%d: %s'
                     % (CONF.wsapi_host, CONF.wsapi_port, error.strerror or error))
@@ -194,8 +190,15 @@ def serve(rest, begin, end, started_line):
     try:
         stop.wait()
     finally:
+        # Every consumer of the store stops before it closes: the REST
+        # server answers (or refuses, 503) each request it accepted, the
+        # apps end their threads (the edge's worker, the dataplane's, the
+        # reporter, which revokes its leases), the replica's change feed
+        # ends, and only then the store closes (waiting for any operation
+        # still running).
         logging.getLogger(PROG).info('stopping')
-        rest.stop()  # finishes the requests in flight, accepts no more
+        if not rest.stop():  # answers the requests in flight, accepts no more
+            logging.getLogger(PROG).warning('some REST requests were not answered')
         end()
         if CONF.pid_file:
             try:

@@ -22,10 +22,13 @@ class Server:
     """``srv6-ofapp`` on ephemeral ports with its own sqlite file, or on the
     store a ``--store`` URL names (then give ``log_path`` too)."""
 
-    def __init__(self, store_path, extra_args=(), log_path=None):
+    def __init__(self, store_path, extra_args=(), log_path=None, wrapper=()):
         self.store_path = store_path
         self.extra_args = list(extra_args)
         self.log_path = log_path or store_path + '.log'
+        # A command that execs the rest of the line in the same process
+        # (e.g. unshare into a mount namespace), so proc is the server.
+        self.wrapper = list(wrapper)
         self.proc = None
         self.port = None
         self.ofp_port = None
@@ -56,7 +59,7 @@ class Server:
         # A restart keeps the ports, so switches reconnect to the same address.
         self.port = self.port or free_port()
         self.ofp_port = self.ofp_port or free_port()
-        args = [sys.executable, '-m', 'srv6_ofapp',
+        args = self.wrapper + [sys.executable, '-m', 'srv6_ofapp',
                 '--store', self.store_url,
                 '--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.port),
                 '--ofp-listen-host', '127.0.0.1',

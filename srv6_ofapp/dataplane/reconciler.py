@@ -29,6 +29,8 @@ LOG = logging.getLogger(__name__)
 
 # Retry a host whose last apply failed this often, even without changes.
 RETRY_INTERVAL = 5.0
+# How long close() waits for the host being applied (seconds).
+CLOSE_TIMEOUT = 30.0
 
 class HostKernel:
     """One host's drivers: its VRFs (unless the process keeps none, as a
@@ -113,10 +115,16 @@ class Reconciler:
         self._worker.start()
 
     def close(self):
+        """End the thread (after the host it is applying, if any), then
+        close the kernels' sockets it was using -- not while it still uses
+        them."""
         self._stopping.set()
         self._dirty.set()
         if self._worker is not None:
-            self._worker.join(timeout=30)
+            self._worker.join(timeout=CLOSE_TIMEOUT)
+            if self._worker.is_alive():
+                LOG.warning('the dataplane thread did not end within %ss', CLOSE_TIMEOUT)
+                return
         for kernel in self.kernels.values():
             kernel.close()
 

@@ -45,34 +45,44 @@ def fixed_ip_values(filters, key):
 
 
 def matches(view, filters):
-    for name, wanted in filters.items():
-        value = view.get(name)
-        if name == 'fixed_ips':
-            if not all(_fixed_ip_matches(value, w) for w in wanted):
-                return False
-        elif name in tag_lib.FILTERS:
-            if not _tags_match(name, view.get('tags') or (), wanted):
-                return False
-        elif not any(_value_matches(value, w) for w in wanted):
-            return False
-    return True
+    return compile_filters(filters)(view)
 
 
-def _value_matches(value, wanted):
+def compile_filters(filters):
+    """A predicate on views equal to ``matches(view, filters)``, whose cost
+    per view does not grow with the number of values a filter wants (a
+    query may repeat a filter hundreds of times)."""
+    tests = [_compile(name, wanted) for name, wanted in filters.items()]
+    return lambda view: all(test(view) for test in tests)
+
+
+def _compile(name, wanted):
+    if name == 'fixed_ips':
+        pairs = set(map(_fixed_ip_filter, wanted))
+        return lambda view: _fixed_ips_match(view.get(name), pairs)
+    if name in tag_lib.FILTERS:
+        tags = {tag for value in wanted for tag in value.split(',')}
+        return lambda view: _tags_match(name, set(view.get('tags') or ()), tags)
+    exact, lower = set(wanted), {w.lower() for w in wanted}
+    return lambda view: _value_matches(view.get(name), exact, lower)
+
+
+def _value_matches(value, exact, lower):
+    """Whether ``value`` matches one of the wanted values (``exact``, and
+    ``lower``: the same lower-cased)."""
     if isinstance(value, list):  # e.g. a port's security_groups: one of them
-        return any(_value_matches(item, wanted) for item in value)
+        return any(_value_matches(item, exact, lower) for item in value)
     if isinstance(value, bool):
-        return wanted.lower() == str(value).lower() or wanted == str(int(value))
+        return str(value).lower() in lower or str(int(value)) in exact
     if value is None:
-        return wanted in ('', 'None', 'null')
+        return bool(exact & {'', 'None', 'null'})
     if isinstance(value, str) and ':' in value and len(value) == 17:  # a MAC
-        return value == wanted.lower()
-    return str(value) == wanted
+        return value in lower
+    return str(value) in exact
 
 
 def _tags_match(name, tags, wanted):
-    wanted = {tag for value in wanted for tag in value.split(',')}
-    has_all, has_any = wanted <= set(tags), bool(wanted & set(tags))
+    has_all, has_any = wanted <= tags, bool(wanted & tags)
     return {'tags': has_all, 'tags-any': has_any, 'not-tags': not has_all,
             'not-tags-any': not has_any}[name]
 
@@ -86,6 +96,8 @@ def _fixed_ip_filter(wanted):
     return key, value
 
 
-def _fixed_ip_matches(fixed_ips, wanted):
-    key, value = _fixed_ip_filter(wanted)
-    return any(f.get(key) == value for f in fixed_ips or ())
+def _fixed_ips_match(fixed_ips, pairs):
+    """Whether the port holds, for each wanted (key, value), an address
+    with that key's value."""
+    held = {(key, f.get(key)) for f in fixed_ips or () for key in FIXED_IP_KEYS}
+    return len(pairs) <= len(held) and pairs <= held

@@ -33,6 +33,7 @@ from srv6_ofapp.model import subnets
 from srv6_ofapp.model import tags as tag_lib
 from srv6_ofapp.model.context import Context  # noqa: F401  (callers make one per request)
 from srv6_ofapp.model.views import Views
+from srv6_ofapp.store.base import time_limited
 
 RESOURCES = (
     networks.Networks,
@@ -49,6 +50,11 @@ RESOURCES = (
 
 # Port statuses written per transaction (see set_port_statuses).
 STATUS_BATCH = 25
+# The longest a request's transaction may take, in seconds: it holds the
+# store's write lock (sqlite), so every other write of every project waits
+# behind it.  The largest request the API's limits let through (a bulk
+# create of 1000 ports or security group rules) takes a second or a few.
+REQUEST_TIME_LIMIT = 10.0
 
 Settings = collections.namedtuple('Settings', 'base_mac default_mtu rng')
 Settings.__doc__ = """The deployment's choices the rules depend on: the MAC prefix of
@@ -58,12 +64,17 @@ generated MACs, a network's default (and largest) MTU, the random source."""
 class Plugin:
 
     def __init__(self, store, base_mac='fa:16:3e:00:00:00', global_physnet_mtu=1500,
-                 rng=None):
+                 rng=None, request_time_limit=REQUEST_TIME_LIMIT):
         self.store = store
+        self.request_time_limit = request_time_limit
         settings = Settings(base_mac=base_mac,
                             default_mtu=global_physnet_mtu - networks.SRV6_ENCAP_OVERHEAD,
                             rng=rng or random.SystemRandom())
         self.resources = {cls.collection: cls(settings) for cls in RESOURCES}
+
+    def _transact(self, fn):
+        """A request's one transaction, within REQUEST_TIME_LIMIT."""
+        return self.store.transact(time_limited(fn, self.request_time_limit))
 
     def _resource(self, ctx, collection):
         handler = self.resources[collection]
@@ -81,7 +92,7 @@ class Plugin:
                 collection, item.get('tags', ())))) for item in items]
             views = Views(txn)
             return [handler.view(views, doc) for doc in docs]
-        return self.store.transact(txn_fn)
+        return self._transact(txn_fn)
 
     def list(self, ctx, collection, filters=None):
         """Views of the visible documents that match ``filters``
@@ -90,12 +101,14 @@ class Plugin:
         filters = filters or {}
         filter_lib.check(filters)
         if handler.ensures_on_list:
-            self.store.transact(lambda txn: handler.on_list(txn, ctx))
+            self._transact(lambda txn: handler.on_list(txn, ctx))
+
+        matches = filter_lib.compile_filters(filters)
 
         def txn_fn(txn):
             views = Views(txn)
             found = (handler.view(views, doc) for doc in handler.find(txn, ctx, filters))
-            return [view for view in found if filter_lib.matches(view, filters)]
+            return [view for view in found if matches(view)]
         return self.store.read(txn_fn)
 
     def get(self, ctx, collection, id_):
@@ -121,7 +134,7 @@ class Plugin:
             handler.check_delete(txn, ctx, doc)
             handler.delete(txn, doc)
             txn.delete(collection, id_)
-        self.store.transact(txn_fn)
+        self._transact(txn_fn)
 
     def act(self, ctx, collection, id_, action, body):
         """A member action (a router's add_router_interface ...): its
@@ -170,7 +183,7 @@ class Plugin:
             if new != doc:
                 resource.put_next_revision(txn, handler.collection, doc, new)
             return handler.view(Views(txn), new)
-        return self.store.transact(txn_fn)
+        return self._transact(txn_fn)
 
     @staticmethod
     def _changeable(txn, ctx, handler, id_, if_revision):

@@ -23,6 +23,8 @@ from srv6_ofapp.model import resource
 from srv6_ofapp.model import security_groups
 from srv6_ofapp.model.context import Context
 
+# Neutron's rule:network_device: a device_owner of the network's own services.
+NETWORK_DEVICE_PREFIX = 'network:'
 # Neutron's l3_db makes its ports with an admin context.
 _ADMIN = Context(None, is_admin=True)
 # What a router's or floating IP's port has besides its network, owner and
@@ -92,6 +94,7 @@ class Ports(resource.Resource):
         project = self.project_of(ctx, attrs)
         network = networks.parent_network(txn, ctx, attrs['network_id'], self.collection,
                                           owner_only=False)
+        _check_network_owner_rules(ctx, network, 'create', _owner_rules_on_create(attrs))
         attrs.setdefault('port_security_enabled', network['port_security_enabled'])
         _check_address_pairs(attrs)
         doc = self.new_doc(attrs, project)
@@ -120,8 +123,11 @@ class Ports(resource.Resource):
         """``doc`` with ``changes``, their addresses, groups and binding."""
         new = dict(doc, **changes)
         _check_address_pairs(new)
+        kept, released, wanted = _match_fixed_ips(doc['fixed_ips'],
+                                                  changes.get('fixed_ips', doc['fixed_ips']))
+        _check_network_owner_rules(ctx, txn.get('networks', doc['network_id']), 'update',
+                                   _owner_rules_on_update(doc, new, wanted))
         if 'fixed_ips' in changes:
-            kept, released, wanted = _match_fixed_ips(doc['fixed_ips'], changes['fixed_ips'])
             addresses.release_ips(txn, released)
             new['fixed_ips'] = kept + _allocate_ips(txn, doc['network_id'], new, wanted,
                                                     already=kept)
@@ -158,6 +164,48 @@ class Ports(resource.Resource):
     def delete(self, txn, doc):
         l3_ports.release_floating_ips(txn, doc['id'])
         release(txn, doc)
+
+
+def _check_network_owner_rules(ctx, network, action, asked):
+    """Neutron's default policy (neutron/conf/policies/port.py) for a port
+    on a network the caller's project does not own -- a shared one: choosing
+    its MAC or fixed IP addresses, switching port security, adding allowed
+    address pairs or posing as the network's own device need the network's
+    owner or an admin (rule:admin_or_network_owner); they would let one
+    project spoof addresses on another's network.  ``asked``: which of
+    those the request does."""
+    if ctx.is_admin or network['tenant_id'] == ctx.project_id:
+        return
+    for rule in asked:
+        raise exc.PolicyNotAuthorized(action='%s_port:%s' % (action, rule))
+
+
+def _owner_rules_on_create(attrs):
+    return [rule for rule, asked in (
+        ('mac_address', 'mac_address' in attrs),
+        ('fixed_ips:ip_address', any('ip_address' in f for f in attrs.get('fixed_ips') or ())),
+        ('port_security_enabled', 'port_security_enabled' in attrs),
+        ('allowed_address_pairs', bool(attrs.get('allowed_address_pairs'))),
+        ('device_owner', _network_device(attrs.get('device_owner', ''))),
+    ) if asked]
+
+
+def _owner_rules_on_update(old, new, wanted_ips):
+    """Only what changes counts: a client may send back what the port has."""
+    return [rule for rule, asked in (
+        ('mac_address', new['mac_address'] != old['mac_address']),
+        ('fixed_ips:ip_address', any('ip_address' in f for f in wanted_ips)),
+        ('port_security_enabled',
+         new.get('port_security_enabled') != old.get('port_security_enabled')),
+        ('allowed_address_pairs', bool(new.get('allowed_address_pairs')) and
+         new.get('allowed_address_pairs') != old.get('allowed_address_pairs')),
+        ('device_owner', _network_device(new['device_owner']) and
+         new['device_owner'] != old['device_owner']),
+    ) if asked]
+
+
+def _network_device(device_owner):
+    return device_owner.startswith(NETWORK_DEVICE_PREFIX)
 
 
 def _check_address_pairs(port):

@@ -77,11 +77,25 @@ def _put_rule(txn, rule, project):
     return doc
 
 
+# What makes two rules of a group the same rule (with the protocol, compared
+# by number: 'tcp' is 6).
+RULE_KEYS = ('direction', 'ethertype', 'port_range_min', 'port_range_max',
+             'remote_ip_prefix', 'remote_group_id')
+
+
 def _same_rule(a, b):
-    keys = ('direction', 'ethertype', 'port_range_min', 'port_range_max',
-            'remote_ip_prefix', 'remote_group_id')
-    return all(a.get(k) == b.get(k) for k in keys) and \
+    return all(a.get(k) == b.get(k) for k in RULE_KEYS) and \
         protocol_number(a['protocol']) == protocol_number(b['protocol'])
+
+
+def _existing_rule(txn, group_id, rule):
+    """A rule of the group that is the same as ``rule``, or None.  The store
+    picks the candidates by the fields ``rule`` sets, so a bulk create of
+    many rules does not read every rule of the group for each of them."""
+    where = dict({k: rule[k] for k in RULE_KEYS if rule.get(k) is not None},
+                 security_group_id=group_id)
+    return next((other for other in txn.list('security_group_rules', where=where)
+                 if _same_rule(other, rule)), None)
 
 
 def check_rule(rule):
@@ -202,9 +216,9 @@ class SecurityGroupRules(resource.Resource):
         if rule['remote_group_id'] and txn.get('security_groups',
                                                rule['remote_group_id']) is None:
             raise exc.SecurityGroupNotFound(id=rule['remote_group_id'])
-        for other in txn.list(self.collection, where={'security_group_id': group['id']}):
-            if _same_rule(other, rule):
-                raise exc.SecurityGroupRuleExists(rule_id=other['id'])
+        same = _existing_rule(txn, group['id'], rule)
+        if same is not None:
+            raise exc.SecurityGroupRuleExists(rule_id=same['id'])
         return _put_rule(txn, rule, project)
 
     def update(self, txn, ctx, doc, changes):

@@ -2,6 +2,8 @@
 nexthop SID) for a network, e.g. services reachable only from it.  They go
 with their network."""
 
+import collections
+
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import resource
@@ -32,8 +34,8 @@ class Srv6EncapNetworks(resource.Resource):
 
 
 def _check_encap_rules(rules):
-    destinations = [r['destination'] for r in rules]
-    repeated = sorted({d for d in destinations if destinations.count(d) > 1})
+    counts = collections.Counter(r['destination'] for r in rules)
+    repeated = sorted(d for d, count in counts.items() if count > 1)
     if repeated:
         raise exc.InvalidInput(error_message='encap_rules repeat destination %s'
-                               % ', '.join(repeated))
+                               % exc.shown(', '.join(repeated)))

@@ -21,6 +21,9 @@ import collections
 import json
 import logging
 import threading
+import time
+
+from srv6_ofapp import exceptions
 
 LOG = logging.getLogger(__name__)
 
@@ -77,6 +80,45 @@ class Txn(abc.ABC):
     @abc.abstractmethod
     def delete(self, kind, key):
         """Remove a document; True if it existed."""
+
+
+def time_limited(fn, seconds):
+    """``fn`` for ``transact``, given a transaction that refuses every read
+    and write once ``seconds`` have passed since ``fn`` started: the
+    request is rolled back (TransactionTimeLimitExceeded, 503) instead of
+    holding the store -- sqlite's write lock, every project's writes --
+    for longer.  Each attempt of an optimistic store has the whole time."""
+    def limited_fn(txn):
+        return fn(_TimeLimitedTxn(txn, time.monotonic() + seconds, seconds))
+    return limited_fn
+
+
+class _TimeLimitedTxn(Txn):
+
+    def __init__(self, txn, deadline, seconds):
+        self._txn = txn
+        self._deadline = deadline
+        self._seconds = seconds
+
+    def _check(self):
+        if time.monotonic() > self._deadline:
+            raise exceptions.TransactionTimeLimitExceeded(limit=self._seconds)
+
+    def get(self, kind, key):
+        self._check()
+        return self._txn.get(kind, key)
+
+    def list(self, kind, where=None, prefix=None):
+        self._check()
+        return self._txn.list(kind, where, prefix)
+
+    def put(self, kind, key, doc, lease=None):
+        self._check()
+        return self._txn.put(kind, key, doc, lease)
+
+    def delete(self, kind, key):
+        self._check()
+        return self._txn.delete(kind, key)
 
 
 class Store(abc.ABC):

@@ -7,8 +7,17 @@ power loss; a transaction that does not commit leaves nothing behind.
 Writers are serialised by ``BEGIN IMMEDIATE`` (and, inside one process, by
 a lock so that the change feed sees revisions in order); readers use their
 own per-thread connections and never block writers (WAL).
+
+Failures and closing: sqlite's own errors (a full disk, an I/O error, a
+lock held too long by another process) are StoreUnavailable (503) with
+sqlite's reason, after a rollback that does not hide it (sqlite may have
+rolled the transaction back itself).  ``close`` refuses new operations,
+waits for those running (connections are per thread but closed from one:
+closing one under a running statement can crash the process), then closes
+every connection; an operation after it is StoreUnavailable too.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +44,10 @@ HISTORY = 100000
 # this often, not inside a writer's COMMIT (sqlite's autocheckpoint), whose
 # cost grows with the file.
 CHECKPOINT_INTERVAL = 0.5
+
+# How long close() waits for the operations running (a request's
+# transaction is bounded by the plugin's REQUEST_TIME_LIMIT, 10 s).
+CLOSE_TIMEOUT = 15.0
 
 
 def _field_expr(field):
@@ -146,6 +159,16 @@ class _SqliteTxn(base.Txn):
             raise RuntimeError('write in a read-only transaction')
 
 
+def _rollback(conn):
+    """End a failed transaction without hiding why it failed: sqlite rolls
+    some back itself (a full disk at COMMIT), and then ROLLBACK is an error."""
+    if conn.in_transaction:
+        try:
+            conn.execute('ROLLBACK')
+        except sqlite3.Error as error:
+            LOG.warning('rollback failed: %s', error)
+
+
 class SqliteStore(base.Store):
 
     def __init__(self, url, path):
@@ -156,14 +179,19 @@ class SqliteStore(base.Store):
         self._connections_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closing = threading.Event()
+        self._users = 0   # operations running (see _connection)
+        self._users_cond = threading.Condition()
         self._checkpointer = None
         try:
             directory = os.path.dirname(os.path.abspath(path))
             os.makedirs(directory, exist_ok=True)
-            self._migrate(self._conn())
-        except (OSError, sqlite3.Error) as exc:
+            self._migrate()
+        except OSError as exc:
             self.close()
             raise exceptions.StoreUnavailable(url=url, reason=exc)
+        except exceptions.StoreUnavailable:
+            self.close()
+            raise
         self._checkpointer = threading.Thread(target=self._checkpoint_loop,
                                               name='sqlite-checkpoint', daemon=True)
         self._checkpointer.start()
@@ -171,10 +199,12 @@ class SqliteStore(base.Store):
     def _checkpoint_loop(self):
         while not self._closing.wait(CHECKPOINT_INTERVAL):
             try:
-                self._conn().execute('PRAGMA wal_checkpoint(PASSIVE)')
+                with self._connection() as conn:
+                    conn.execute('PRAGMA wal_checkpoint(PASSIVE)')
                 self._expire_leases()
-            except sqlite3.Error as exc:
-                LOG.warning('WAL checkpoint or lease expiry failed: %s', exc)
+            except exceptions.StoreUnavailable as exc:
+                if not self._closing.is_set():
+                    LOG.warning('WAL checkpoint or lease expiry failed: %s', exc.msg)
 
     def _conn(self):
         conn = getattr(self._local, 'conn', None)
@@ -189,45 +219,73 @@ class SqliteStore(base.Store):
                 self._connections.append(conn)
         return conn
 
-    def _migrate(self, conn):
-        with self._write_lock:
+    @contextlib.contextmanager
+    def _connection(self):
+        """This thread's connection for one operation, which close() waits
+        for; sqlite's errors become StoreUnavailable with their reason."""
+        with self._users_cond:
+            if self._closing.is_set():
+                raise exceptions.StoreUnavailable(url=self.url, reason='it is closed')
+            self._users += 1
+        try:
+            yield self._conn()
+        except sqlite3.Error as error:
+            raise exceptions.StoreUnavailable(url=self.url, reason=error) from error
+        finally:
+            with self._users_cond:
+                self._users -= 1
+                self._users_cond.notify_all()
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT) under the write
+        lock; whatever raises inside rolls it back."""
+        with self._connection() as conn, self._write_lock:
             conn.execute('BEGIN IMMEDIATE')
             try:
-                version = conn.execute('PRAGMA user_version').fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise sqlite3.DatabaseError(
-                        'schema version %d is newer than this release (%d)'
-                        % (version, SCHEMA_VERSION))
-                while version < SCHEMA_VERSION:
-                    MIGRATIONS[version](conn)
-                    version += 1
-                    conn.execute('PRAGMA user_version = %d' % version)
+                yield conn
                 conn.execute('COMMIT')
             except BaseException:
-                conn.execute('ROLLBACK')
+                _rollback(conn)
                 raise
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """A read transaction: one consistent snapshot."""
+        with self._connection() as conn:
+            conn.execute('BEGIN')
+            try:
+                yield conn
+            finally:
+                _rollback(conn)
+
+    def _migrate(self):
+        with self._writing() as conn:
+            version = conn.execute('PRAGMA user_version').fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    'schema version %d is newer than this release (%d)'
+                    % (version, SCHEMA_VERSION))
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](conn)
+                version += 1
+                conn.execute('PRAGMA user_version = %d' % version)
 
     @property
     def revision(self):
-        return self._read_revision(self._conn())
+        with self._connection() as conn:
+            return self._read_revision(conn)
 
     @staticmethod
     def _read_revision(conn):
         return conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
 
     def transact(self, fn):
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute('BEGIN IMMEDIATE')
-            try:
-                txn = _SqliteTxn(conn, self._read_revision(conn) + 1)
-                result = fn(txn)
-                if txn.changes:
-                    self._record(conn, txn._revision, txn.changes)
-                conn.execute('COMMIT')
-            except BaseException:
-                conn.execute('ROLLBACK')
-                raise
+        with self._writing() as conn:
+            txn = _SqliteTxn(conn, self._read_revision(conn) + 1)
+            result = fn(txn)
+            if txn.changes:
+                self._record(conn, txn._revision, txn.changes)
         if txn.changes:
             self._notify_commit()
         return result
@@ -235,46 +293,31 @@ class SqliteStore(base.Store):
     # -- leases -------------------------------------------------------------
 
     def grant_lease(self, ttl):
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute('BEGIN IMMEDIATE')
-            try:
-                lease = conn.execute('INSERT INTO leases (ttl, expires) VALUES (?, ?)',
-                                     (ttl, time.time() + ttl)).lastrowid
-                conn.execute('COMMIT')
-            except BaseException:
-                conn.execute('ROLLBACK')
-                raise
-        return lease
+        with self._writing() as conn:
+            return conn.execute('INSERT INTO leases (ttl, expires) VALUES (?, ?)',
+                                (ttl, time.time() + ttl)).lastrowid
 
     def refresh_lease(self, lease_id):
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute('BEGIN IMMEDIATE')
-            try:
-                now = time.time()
-                refreshed = conn.execute(
-                    'UPDATE leases SET expires = ? + ttl WHERE id = ? AND expires >= ?',
-                    (now, lease_id, now)).rowcount
-                conn.execute('COMMIT')
-            except BaseException:
-                conn.execute('ROLLBACK')
-                raise
-        return refreshed == 1
+        with self._writing() as conn:
+            now = time.time()
+            return conn.execute(
+                'UPDATE leases SET expires = ? + ttl WHERE id = ? AND expires >= ?',
+                (now, lease_id, now)).rowcount == 1
 
     def revoke_lease(self, lease_id):
         def txn_fn(txn):
-            for kind, key in self._conn().execute(
+            for kind, key in txn._conn.execute(
                     'SELECT kind, key FROM leased WHERE lease = ?', (lease_id,)).fetchall():
                 txn.delete(kind, key)
-            self._conn().execute('DELETE FROM leases WHERE id = ?', (lease_id,))
+            txn._conn.execute('DELETE FROM leases WHERE id = ?', (lease_id,))
         self.transact(txn_fn)
 
     def _expire_leases(self):
         """Revoke the leases nobody refreshed in time (their holder died):
         their documents go, through the feed like any deletion."""
-        expired = self._conn().execute('SELECT id FROM leases WHERE expires < ?',
-                                       (time.time(),)).fetchall()
+        with self._connection() as conn:
+            expired = conn.execute('SELECT id FROM leases WHERE expires < ?',
+                                   (time.time(),)).fetchall()
         for (lease_id,) in expired:
             LOG.info('lease %d expired', lease_id)
             self.revoke_lease(lease_id)
@@ -289,17 +332,11 @@ class SqliteStore(base.Store):
             conn.execute('DELETE FROM changes WHERE revision <= ?', (revision - HISTORY,))
 
     def read(self, fn):
-        conn = self._conn()
-        conn.execute('BEGIN')
-        try:
+        with self._reading() as conn:
             return fn(_SqliteTxn(conn))
-        finally:
-            conn.execute('COMMIT')
 
     def changes_since(self, revision, limit=1000):
-        conn = self._conn()
-        conn.execute('BEGIN')
-        try:
+        with self._reading() as conn:
             rows = conn.execute(
                 'SELECT revision, kind, key, old, new FROM changes WHERE revision > ? '
                 'ORDER BY revision, seq LIMIT ?', (revision, limit)).fetchall()
@@ -307,16 +344,23 @@ class SqliteStore(base.Store):
                 oldest = conn.execute('SELECT MIN(revision) FROM changes').fetchone()[0]
                 if oldest is None or oldest > revision + 1:
                     raise base.Compacted(revision)
-        finally:
-            conn.execute('COMMIT')
         return [base.Change(r, kind, key, _load(old), _load(new))
                 for r, kind, key, old, new in rows]
 
     def close(self):
-        self._closing.set()
+        """Refuse new operations, wait for the running ones, then close
+        every connection (if some operation outlives CLOSE_TIMEOUT, its
+        connection is left open: the process is ending anyway)."""
+        with self._users_cond:
+            self._closing.set()
         if self._checkpointer is not None and \
                 self._checkpointer is not threading.current_thread():
-            self._checkpointer.join(timeout=5)
+            self._checkpointer.join(timeout=CLOSE_TIMEOUT)
+        with self._users_cond:
+            if not self._users_cond.wait_for(lambda: self._users == 0, CLOSE_TIMEOUT):
+                LOG.warning('store %s closed with %d operations still running; their '
+                            'connections stay open', self.url, self._users)
+                return
         with self._connections_lock:
             for conn in self._connections:
                 try:

@@ -33,6 +33,8 @@ def run(args, timeout=30):
     (['--role', 'gateway', '--cluster', 'East-1=sqlite:///x'], 2, 'a cluster name is'),
     (['--role', 'gateway', '--cluster', 'e=sqlite:///x', '--cluster', 'e=sqlite:///y'], 2,
      'given twice'),
+    (['--default-route-sid', 'ff02::1'], 2, 'default-route-sid'),
+    (['--default-route-sid', '::'], 2, 'not a global unicast'),
 ])
 def test_mistakes_are_one_line_and_a_nonzero_exit(args, code, text):
     result = run(args)

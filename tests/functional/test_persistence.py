@@ -74,7 +74,8 @@ class PortBurst:
         self.url = url
         self.network_id = network_id
         self.acked = {}          # port id -> the port the 201 returned
-        self.unexpected = []     # (status, body) of any answer but 201
+        self.unexpected = []     # (status, body) of any answer but 201 or a refusal
+        self.refused = 0         # 503 ServiceUnavailable: the server is stopping
         self.failed_started = []  # start times of requests that got no answer
         self.in_flight = 0
         self._lock = threading.Lock()
@@ -109,6 +110,10 @@ class PortBurst:
                 if response.status_code == 201:
                     port = response.json()['port']
                     self.acked[port['id']] = port
+                elif response.status_code == 503 and \
+                        response.json()['NeutronError']['type'] == 'ServiceUnavailable':
+                    self.refused += 1
+                    break
                 else:
                     self.unexpected.append((response.status_code, response.text))
         session.close()

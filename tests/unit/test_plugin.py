@@ -2,12 +2,14 @@
 real etcd member): what the edge will call."""
 
 import queue
+import time
 import uuid
 
 import pytest
 
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model.plugin import Context, Plugin
+from srv6_ofapp.store.base import time_limited
 from tests.backends import backend  # noqa: F401 (fixture: sqlite and etcd)
 
 ADMIN = Context('admin', is_admin=True)
@@ -107,3 +109,28 @@ def test_a_switch_with_many_ports_reports_them_all(plugin):
     assert sorted(plugin.set_port_statuses(statuses)) == sorted(statuses)
     listed = plugin.list(ADMIN, 'ports', {'network_id': [network['id']]})
     assert {port['status'] for port in listed} == {'ACTIVE'}
+
+
+def test_a_request_that_holds_the_store_too_long_is_rolled_back(backend):
+    """Each request's transaction is bounded in time (REQUEST_TIME_LIMIT):
+    past it, the request is a 503 and writes nothing, on either backend."""
+    store = backend.open()
+    slow = Plugin(store, request_time_limit=0.2)
+    network = make_port(slow)['network_id']
+    revision = store.revision
+
+    def crawl(txn):
+        for _ in range(100):
+            txn.get('networks', network)
+            time.sleep(0.01)
+    started = time.monotonic()
+    with pytest.raises(exc.TransactionTimeLimitExceeded) as info:
+        store.transact(time_limited(crawl, 0.2))
+    assert info.value.status == 503
+    assert time.monotonic() - started < 1
+    ports = [dict(PORT_ATTRS, network_id=network) for _ in range(50)]
+    with pytest.raises(exc.TransactionTimeLimitExceeded):
+        Plugin(store, request_time_limit=-1).create(ADMIN, 'ports', ports)
+    assert store.revision == revision
+    # What is within the limit goes through, and the store was not left locked.
+    assert len(slow.create(ADMIN, 'ports', ports[:3])) == 3
