@@ -152,9 +152,10 @@ _TIMESTAMPS = re.compile(r'^sent / received: (\d+\.\d+) / (\d+\.\d+)\s*$')
 class Perfdhcp:
     """perfdhcp in a VM, offering ``rate`` exchanges/s for ``seconds``."""
 
-    def __init__(self, vm, mac, rate, seconds, local_port=None, drop_time=2.0):
+    def __init__(self, vm, mac, rate, seconds, local_port=None, drop_time=2.0, cpus=None):
         self.vm = vm
-        args = [PERFDHCP, '-4', '-l', vm.ifname, '-R', '1', '-b', 'mac=' + mac,
+        args = ['taskset', '-c', cpus] if cpus else []
+        args += [PERFDHCP, '-4', '-l', vm.ifname, '-R', '1', '-b', 'mac=' + mac,
                 '-r', str(rate), '-p', '%d' % round(seconds), '-d', str(drop_time), '-x', 't',
                 '-W', '500000']
         if local_port:
@@ -220,11 +221,12 @@ def run_step(side, rate, args, neighbour=None):
     pids = {'server': side['pid'], 'ovs': side['ovs_pid']}
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.monotonic()
-    load = Perfdhcp(side['vm'], side['mac'], rate, args.duration, side.get('local_port'))
+    load = Perfdhcp(side['vm'], side['mac'], rate, args.duration, side.get('local_port'),
+                    cpus=args.client_cpus)
     quiet = None
     if neighbour is not None:
         quiet = Perfdhcp(neighbour['vm'], neighbour['mac'], args.neighbour_rate,
-                         args.duration, neighbour.get('local_port'))
+                         args.duration, neighbour.get('local_port'), cpus=args.client_cpus)
     try:
         output = load.wait(args.duration + 30)
         wall = time.monotonic() - started
@@ -273,13 +275,22 @@ HEADER = ['server', 'offered/s', 'DISCOVERs sent', 'completed', 'within deadline
 
 # -- the lab ---------------------------------------------------------------------------------
 
+def pin(pid, cpus):
+    """Every thread of ``pid`` onto ``cpus``."""
+    if cpus:
+        subprocess.run(['taskset', '-a', '-p', '-c', cpus, str(pid)], check=True,
+                       capture_output=True)
+
+
 def setup(lab, tmp, args):
     ovs = lab.ovs
+    pin(ovs.vswitchd.pid, args.server_cpus)
     sides = {}
     controller = Controller(ovs.netns, tmp, [
         '--packet-in-rate', str(args.packet_in_rate),
         '--packet-in-burst', str(args.packet_in_burst)] + (
         [] if args.fast_path else ['--nopacket-in-fast-path'])).start()
+    pin(controller.proc.pid, args.server_cpus)
     controller.create('host', name='hv1', datapath_id=DPID, segment_node_id='fd00:0:0:1::',
                       underlay_ip='fd00::1')
     net = controller.create('network', name='bench')
@@ -311,6 +322,7 @@ def setup(lab, tmp, args):
                              hosts=[(ports[0]['mac_address'],
                                      ports[0]['fixed_ips'][0]['ip_address'])],
                              options=['option:router,' + GATEWAY], log_dhcp=False).start()
+    pin(dnsmasq.proc.pid, args.server_cpus)
     sides['dnsmasq'] = {'pid': dnsmasq.proc.pid, 'ovs_pid': ovs.vswitchd.pid,
                         'label': 'dnsmasq', 'vm': client_vm, 'mac': ports[0]['mac_address']}
     return controller, dnsmasq, sides
@@ -337,8 +349,17 @@ def parse_args(argv):
     parser.add_argument('--no-fast-path', dest='fast_path', action='store_false',
                         help='run the controller with --nopacket-in-fast-path (OS-Ken\'s '
                              'queues), for comparison')
+    parser.add_argument('--pin', choices=('on', 'off'), default='on',
+                        help='on (default, with 2+ CPUs): perfdhcp on the last CPU, the '
+                             'servers and ovs-vswitchd on the others, so that the load '
+                             'generator does not take the CPU of what it measures')
     parser.add_argument('--quick', action='store_true', help='rates 500,2000,4000; 3 s steps')
     args = parser.parse_args(argv)
+    cpus = sorted(os.sched_getaffinity(0))
+    args.client_cpus = args.server_cpus = None
+    if args.pin == 'on' and len(cpus) >= 2:
+        args.client_cpus = str(cpus[-1])
+        args.server_cpus = ','.join(str(c) for c in cpus[:-1])
     if args.quick:
         args.rates, args.duration = '500,2000,4000', 3
     args.rates = [int(r) for r in args.rates.split(',')]
@@ -348,9 +369,11 @@ def parse_args(argv):
 def run(args):
     print_header([[PERFDHCP, '-v'], ['dnsmasq', '--version']])
     print('setup: perfdhcp -R 1 -b mac=<port MAC> -r RATE -p %g -x t; deadline %g s; '
-          'srv6-ofapp --packet-in-rate %d --packet-in-burst %d%s; neighbour port offers %d/s'
+          'srv6-ofapp --packet-in-rate %d --packet-in-burst %d%s; neighbour port offers %d/s; '
+          'CPUs: perfdhcp %s, servers and ovs-vswitchd %s'
           % (args.duration, args.deadline, args.packet_in_rate, args.packet_in_burst,
-             '' if args.fast_path else ' --nopacket-in-fast-path', args.neighbour_rate))
+             '' if args.fast_path else ' --nopacket-in-fast-path', args.neighbour_rate,
+             args.client_cpus or 'any', args.server_cpus or 'any'))
     sys.stdout.flush()
     tmp = tempfile.mkdtemp(prefix='bench-perfdhcp-')
     lab = netlab.Lab()
