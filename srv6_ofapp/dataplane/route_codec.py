@@ -142,7 +142,10 @@ def normalize(route):
         _CANONICAL.clear()
     _CANONICAL[canonical] = canonical
     if route.__class__ is Route:
-        _CANONICAL[route] = canonical
+        try:
+            _CANONICAL[route] = canonical
+        except TypeError:  # e.g. segments given as a list
+            pass
     return canonical
 
 
