@@ -432,6 +432,24 @@ def run(args):
                  'dnsmasq CPU us/exchange (same offered)', '<= dnsmasq',
                  '4x offered/s', 'completed/s at 4x', 'x peak', '>= %.1f' % GOAL_OVERLOAD],
                 summary))
+    if len(summary) > 1:
+        def spread(values, fmt):
+            values = sorted(values)
+            return ' / '.join(fmt % v for v in (values[0], values[len(values) // 2], values[-1]))
+        print()
+        print(table(['over %d ladders (min / median / max)' % len(summary), 'value'], [
+            ['controller peak, completed/s', spread([float(row[1]) for row in summary], '%.0f')],
+            ['controller CPU us/exchange at its peak',
+             spread([float(row[2]) for row in summary], '%.1f')],
+            ['dnsmasq CPU us/exchange, same offered',
+             spread([float(row[3]) for row in summary], '%.1f')],
+            ['controller completed/s at 4x, x its peak',
+             spread([float(row[7]) for row in summary], '%.2f')],
+            ['dnsmasq completed/s at that rate, x its own best',
+             spread([over['dnsmasq']['per_s'] / max(r['per_s'] for r in rows
+                                                    if r['server'] == 'dnsmasq' and
+                                                    r['rate'] < 4 * peak['rate']) for
+                     (peak, _), over in zip(peaks, overloads)], '%.2f')]]))
     print('completed = ACK within %g s of its DISCOVER, from perfdhcp\'s own timers; CPU per '
           'exchange = the process\'s CPU over the step / completed exchanges; OVS = '
           'ovs-vswitchd (datapath + OpenFlow), shared by both bridges but busy with one at a '

@@ -143,7 +143,9 @@ class FastDatapath(controller.Datapath):
             if not ret:
                 break
             buf = buf + ret if buf else ret
-            backlog = self._pending()
+            # A read that did not fill the buffer emptied the socket: only a
+            # full one can have left a backlog behind it.
+            backlog = self._pending() if len(ret) == READ_SIZE else 0
             handler = self.packet_in_handler
             out = []
             shed = 0
