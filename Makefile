@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages: Open vSwitch (userspace datapath), etcd (the distributed
 # store's tests start real members; apt does not start a service here) and
-# the real clients and tools the integration tests and benchmarks drive.
+# the real clients and tools the integration tests and benchmarks drive
+# (kea-admin: ISC's perfdhcp, bench/perfdhcp.py).
 APT_PACKAGES ?= python3-venv openvswitch-switch etcd-server udhcpc isc-dhcp-client \
-	dnsmasq-base arping tcpdump ethtool iproute2 iputils-ping mininet socat nftables
+	dnsmasq-base arping tcpdump ethtool iproute2 iputils-ping mininet socat nftables kea-admin
 DEMO_ARGS ?=
 SERVE_ARGS ?=
 # Debian's mininet is pure Python: the venv sees it through one symlink
@@ -70,6 +71,7 @@ bench: $(STAMP)
 	$(PY) bench/rest_ports.py
 	$(PY) bench/packet_in.py
 	$(PY) bench/dhcp.py
+	$(PY) bench/perfdhcp.py
 	$(PY) bench/arp.py
 	$(PY) bench/routes.py
 	$(PY) bench/distributed.py

@@ -33,6 +33,7 @@ import os
 import platform
 import shlex
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -44,7 +45,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench.report import table  # noqa: E402
-from srv6_ofapp.dataplane import route_table  # noqa: E402
+from srv6_ofapp.dataplane import route_codec, route_table  # noqa: E402
 from srv6_ofapp.dataplane.route_codec import RTPROT_SRV6, Route, normalize  # noqa: E402
 from srv6_ofapp.dataplane.route_table import RouteTable  # noqa: E402
 
@@ -68,10 +69,31 @@ def parse_args(argv):
                              '(default: all N)')
     parser.add_argument('--changes', type=int, default=200,
                         help='single-change reconciliations to time')
+    parser.add_argument('--part', action='append', choices=sorted(PARTS),
+                        help='what to run (repeatable; default: all). interleaved: '
+                             'RouteTable vs ip -batch at --sizes; distinct: --distinct '
+                             'routes with as many SID lists; restart: an agent restart with '
+                             '--restart routes in place; methods: one run of each method at '
+                             '-n routes, then the steady state')
+    parser.add_argument('--sizes', type=lambda text: [int(x) for x in text.split(',')],
+                        default=[10000, 30000, 100000], help='interleaved: route counts')
+    parser.add_argument('--repeat', type=int, default=3,
+                        help='interleaved pairs / distinct and restart runs (default 3)')
+    parser.add_argument('--distinct', type=int, default=20000,
+                        help='distinct: routes, each with its own SID list')
+    parser.add_argument('--restart', type=int, default=100000,
+                        help='restart: routes in place')
+    parser.add_argument('--settle', type=float, default=2.0,
+                        help='seconds after deleting a namespace before the next run')
     args = parser.parse_args(argv)
     if args.quick:
         args.routes = min(args.routes, 1000)
         args.changes = min(args.changes, 50)
+        args.sizes = [1000, 3000]
+        args.distinct = 2000
+        args.restart = 10000
+        args.repeat = 2
+        args.settle = 0.5
     return args
 
 
@@ -130,8 +152,10 @@ def make_routes(n, segments, hosts, distinct):
     out = []
     for i in range(n):
         host = i % hosts
-        sids = tuple('fc00:%x:%x::%x' % (host + 1, k, (i if distinct else 0) + 1)
-                     for k in range(segments))
+        # RFC 5952 text, as topology.vrf.sid writes a VRF's SID
+        sids = tuple(socket.inet_ntop(socket.AF_INET6, socket.inet_pton(
+            socket.AF_INET6, 'fc00:%x:%x::%x' % (host + 1, k, (i if distinct else 0) + 1)))
+            for k in range(segments))
         out.append(Route('10.%d.%d.%d/32' % (i >> 16 & 255, i >> 8 & 255, i & 255), DEV,
                          'encap', sids))
     return out
@@ -325,6 +349,150 @@ def run(args):
         spaces.cleanup()
 
 
+# -- interleaved: RouteTable against ip -batch, the restart, distinct SID lists ----------
+
+def fresh_install(spaces, method, wanted, args):
+    """Seconds ``method`` takes to install ``wanted`` in a fresh namespace,
+    checked by a dump; the namespace is deleted afterwards and the kernel
+    given time to free it (a fixed order of runs is biased otherwise)."""
+    ns = spaces.new()
+    try:
+        seconds, _ = method(ns, wanted, args)
+        found = count_ours(ns)
+        if found != {normalize(r) for r in wanted}:
+            raise RuntimeError('%s installed %d routes, not the %d wanted'
+                               % (method.__name__, len(found), len(wanted)))
+        return seconds
+    finally:
+        spaces.names.remove(ns)
+        subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
+        time.sleep(args.settle)
+
+
+def spread(values, fmt='%.3f'):
+    ordered = sorted(values)
+    return ' / '.join(fmt % v for v in (ordered[0], ordered[len(ordered) // 2], ordered[-1]))
+
+
+def run_interleaved(args):
+    """RouteTable.apply and ip -batch, A B B A ..., per size; the ratio pair by pair."""
+    print_header(args)
+    spaces = Namespaces()
+    rows = []
+    try:
+        for n in args.sizes:
+            wanted = make_routes(n, args.segments, args.hosts, False)
+            samples = {'rt': [], 'ip': []}
+            ratios = []
+            for r in range(args.repeat):
+                order = (('rt', by_route_table), ('ip', by_ip_batch))
+                pair = {}
+                for name, method in (order if r % 2 == 0 else order[::-1]):
+                    route_codec._CANONICAL.clear()  # a process meeting these routes first
+                    pair[name] = fresh_install(spaces, method, wanted, args)
+                    samples[name].append(pair[name])
+                ratios.append(pair['ip'] / pair['rt'])
+                print('  %6d routes, pair %d: RouteTable %.3f s, ip -batch %.3f s, x %.2f'
+                      % (n, r + 1, pair['rt'], pair['ip'], ratios[-1]), flush=True)
+            goal = GOAL_X_IP_BATCH if n in (10000, 100000) else None
+            rows.append(['%d' % n, len(ratios), spread(samples['rt']), spread(samples['ip']),
+                         '%.0f' % (n / sorted(samples['rt'])[len(ratios) // 2]),
+                         '%.0f' % (n / sorted(samples['ip'])[len(ratios) // 2]),
+                         spread(ratios, '%.2f'),
+                         '-' if goal is None else
+                         ('yes' if sorted(ratios)[len(ratios) // 2] >= goal else 'NO')])
+    finally:
+        spaces.cleanup()
+    print()
+    print(table(['seg6 encap /32 routes (%d SID lists)' % args.hosts, 'pairs',
+                 'RouteTable.apply s (min / median / max)', 'ip -batch s (min / median / max)',
+                 'RouteTable routes/s (median)', 'ip -batch routes/s (median)',
+                 'x ip -batch, pair by pair (min / median / max)',
+                 'median >= %.1fx' % GOAL_X_IP_BATCH], rows))
+    print('each run into a fresh namespace, deleted after it with %.1f s to settle; pairs '
+          'alternate which goes first; the canonical-route cache is emptied before each '
+          'RouteTable run' % args.settle)
+    return 0
+
+
+def run_distinct(args):
+    """N routes with N distinct SID lists: the kernel's ENOMEM is backpressure."""
+    print_header(args)
+    spaces = Namespaces()
+    rows = []
+    try:
+        n = args.distinct
+        wanted = make_routes(n, args.segments, n, True)
+        for r in range(args.repeat):
+            ns = spaces.new()
+            table_ = RouteTable(ns, batch_size=args.batch_size)
+            error = ''
+            start = time.perf_counter()
+            try:
+                table_.apply(wanted)
+            except route_table.RouteError as exc:
+                error = '%d failed' % len(exc.failures)
+            seconds = time.perf_counter() - start
+            retries = table_.enomem_retries
+            table_.close()
+            found = len(count_ours(ns))
+            rows.append(['run %d' % (r + 1), '%.2f' % seconds, '%.0f' % (n / seconds),
+                         retries, error or 'none', found])
+            print('  run %d: %.2f s, %d ENOMEM retries, %s' % (r + 1, seconds, retries,
+                                                            error or 'no error'), flush=True)
+            spaces.names.remove(ns)
+            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
+            time.sleep(args.settle)
+    finally:
+        spaces.cleanup()
+    print()
+    print(table(['RouteTable.apply, %d routes, %d distinct SID lists' % (n, n), 'seconds',
+                 'routes/s', 'operations resent after ENOMEM', 'errors', 'routes found'],
+                rows))
+    return 0 if all(row[4] == 'none' and row[5] == n for row in rows) else 1
+
+
+def run_restart(args):
+    """An agent restart with N routes in place and nothing changed: a new
+    KernelRoutes reads ours back and applies the same wanted routes."""
+    from srv6_ofapp.dataplane.kernel_routes import KernelRoutes
+    print_header(args)
+    spaces = Namespaces()
+    rows = []
+    try:
+        n = args.restart
+        ns = spaces.new()
+        wanted = make_routes(n, args.segments, args.hosts, False)
+        with RouteTable(ns, batch_size=args.batch_size) as table_:
+            table_.apply(wanted)
+        for r in range(args.repeat):
+            route_codec._CANONICAL.clear()  # a new process
+            fresh = make_routes(n, args.segments, args.hosts, False)  # new objects, as computed
+            start = time.perf_counter()
+            kernel = KernelRoutes()
+            kernel.load(ns)
+            loaded = time.perf_counter()
+            writes = kernel.apply(ns, {(r_.table, r_.dst): r_ for r_ in fresh})
+            done = time.perf_counter()
+            kernel.close()
+            rows.append(['restart %d' % (r + 1), '%.3f' % (loaded - start),
+                         '%.3f' % (done - loaded), '%.3f' % (done - start), writes,
+                         'yes' if writes == 0 and done - start < 2 else 'NO'])
+            print('  restart %d: %.3f s, %d writes' % (r + 1, done - start, writes), flush=True)
+    finally:
+        spaces.cleanup()
+    print()
+    print(table(['agent restart, %d routes in place, nothing changed' % n,
+                 'read back s (open + dump_ours)', 'diff + apply s', 'total s', 'writes',
+                 '0 writes, < 2 s'], rows))
+    return 0 if all(row[-1] == 'yes' for row in rows) else 1
+
+
+PARTS = {'interleaved': run_interleaved, 'distinct': run_distinct, 'restart': run_restart,
+         'methods': None}
+GOAL_X_IP_BATCH = 1.2
+
+
 def stat_row(label, samples):
     return [label, len(samples), ms(statistics.fmean(samples)), ms(statistics.median(samples)),
             ms(max(samples))]
@@ -346,7 +514,11 @@ def main(argv=None):
         sys.exit(143)  # run the finally clauses
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    return run(args)
+    status = 0
+    for part in args.part or ['interleaved', 'distinct', 'restart', 'methods']:
+        print('\n== %s ==' % part, flush=True)
+        status |= (PARTS[part] or run)(args)
+    return status
 
 
 if __name__ == '__main__':

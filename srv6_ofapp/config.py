@@ -90,6 +90,10 @@ EDGE_OPTS = [
                     'beyond which the datapath drops them (an OpenFlow meter).'),
     cfg.IntOpt('packet-in-burst', default=50, min=1,
                help='Burst size of that meter, in packets.'),
+    cfg.BoolOpt('packet-in-fast-path', default=True,
+                help='Answer packet-ins on the OpenFlow receive thread, below '
+                     'OS-Ken\'s event queues, with overload shed there; false '
+                     'takes OS-Ken\'s generic path (for comparison).'),
 ]
 
 AGENT_OPTS = [

@@ -22,6 +22,12 @@ def count(event, amount=1):
         EVENTS.labels(event).inc(amount)
 
 
+def counters(events):
+    """{event: increment()} for ``events``, bound once: the hot path's way
+    to count (a label lookup per event costs more than the event)."""
+    return {event: EVENTS.labels(event).inc for event in events}
+
+
 def value(event):
     """The current count of ``event`` (for tests and logs)."""
     return EVENTS.labels(event)._value.get()

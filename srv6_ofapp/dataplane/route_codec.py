@@ -99,14 +99,21 @@ def _address(text, family=None):
 def _network(text):
     """Canonical 'addr/len' of a prefix; ValueError if host bits are set."""
     addr, sep, plen = str(text).partition('/')
-    family, addr = _address(addr)
-    bits = 128 if family == socket.AF_INET6 else 32
+    if ':' in addr:
+        family, bits = socket.AF_INET6, 128
+    else:
+        family, bits = socket.AF_INET, 32
+    try:
+        packed = socket.inet_pton(family, addr)
+    except OSError:
+        raise ValueError('%r is not an IPv%d address' % (addr, 6 if bits == 128 else 4)) \
+            from None
     plen = int(plen) if sep else bits
     if not 0 <= plen <= bits:
         raise ValueError('bad prefix length in %r' % (text,))
-    if int.from_bytes(socket.inet_pton(family, addr), 'big') & ((1 << (bits - plen)) - 1):
+    if plen < bits and int.from_bytes(packed, 'big') & ((1 << (bits - plen)) - 1):
         raise ValueError('%r has host bits set' % (text,))
-    return family, '%s/%d' % (addr, plen)
+    return family, '%s/%d' % (socket.inet_ntop(family, packed), plen)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -114,10 +121,43 @@ def _segments(segments):
     return tuple(_address(s, socket.AF_INET6)[1] for s in segments)
 
 
+# Routes already seen in canonical form: normalizing one again (the drivers
+# normalize what they want, RouteTable.apply what it is given, on every
+# reconciliation of up to 100,000 routes) is a dict lookup.
+_CANONICAL = {}
+CANONICAL_CACHE = 1 << 18
+
+
 def normalize(route):
     """The canonical form of ``route`` (a Route or a tuple of its fields), as
     dump_ours() returns it. ValueError when the route is not one we can write."""
-    route = Route(*route)
+    try:
+        found = _CANONICAL.get(route)
+    except TypeError:  # an unhashable field: let _normalize say what is wrong
+        found = None
+    if found is not None:
+        return found
+    canonical = _normalize(route)
+    if len(_CANONICAL) >= CANONICAL_CACHE:
+        _CANONICAL.clear()
+    _CANONICAL[canonical] = canonical
+    if route.__class__ is Route:
+        try:
+            _CANONICAL[route] = canonical
+        except TypeError:  # e.g. segments given as a list
+            pass
+    return canonical
+
+
+def known_canonical(routes):
+    """Record ``routes`` (decoded from the kernel: canonical) as such."""
+    if len(_CANONICAL) + len(routes) <= CANONICAL_CACHE:
+        _CANONICAL.update(zip(routes, routes))
+
+
+def _normalize(route):
+    if route.__class__ is not Route:
+        route = Route(*route)
     family, dst = _network(route.dst)
     action = route.action
     if action not in ('dev', 'encap', 'decap'):
@@ -182,6 +222,7 @@ RTMSG = struct.Struct('=BBBBBBBBI')     # family dst_len src_len tos table proto
 U32 = struct.Struct('=I')
 _NLA = struct.Struct('=HH')
 _SRH = struct.Struct('=IBBBBBBH')       # mode; nexthdr hdrlen type segleft firstseg flags tag
+_HEAD = struct.Struct('=IHHII' 'BBBBBBBBI')  # NLMSGHDR + RTMSG
 
 
 def pack_nla(kind, payload):
@@ -211,51 +252,79 @@ def _split(dst):
     return addr, int(plen)
 
 
-def encode_route(op, route, ifindex, seq, proto=RTPROT_SRV6):
+@functools.lru_cache(maxsize=1 << 16)
+def _encap_attrs(action, segments, nh4):
+    """RTA_ENCAP_TYPE and RTA_ENCAP of an encap or decap route: the same for
+    every route toward one SID list (a remote VRF), so packed once."""
+    if action == 'encap':
+        n = len(segments)
+        srh = _SRH.pack(SEG6_IPTUN_MODE_ENCAP, 0, 2 * n, IPV6_SRCRT_TYPE_4, n - 1, n - 1, 0, 0)
+        # on the wire segments[0] is the LAST SID: reverse the travel order
+        srh += b''.join(socket.inet_pton(socket.AF_INET6, s) for s in reversed(segments))
+        return (pack_nla(RTA_ENCAP_TYPE, struct.pack('=H', LWTUNNEL_ENCAP_SEG6)) +
+                pack_nla(RTA_ENCAP, pack_nla(SEG6_IPTUNNEL_SRH, srh)))
+    if action == 'decap':
+        return (pack_nla(RTA_ENCAP_TYPE, struct.pack('=H', LWTUNNEL_ENCAP_SEG6_LOCAL)) +
+                pack_nla(RTA_ENCAP,
+                         pack_nla(SEG6_LOCAL_ACTION, U32.pack(SEG6_LOCAL_ACTION_END_DX4)) +
+                         pack_nla(SEG6_LOCAL_NH4, socket.inet_aton(nh4))))
+    return b''
+
+
+@functools.lru_cache(maxsize=1024)
+def _table_attr(table):
+    return pack_nla(RTA_TABLE, U32.pack(table))
+
+
+_NLA_U32 = struct.Struct('=HHI')
+_DST4 = struct.Struct('=HH4s')
+_DST6 = struct.Struct('=HH16s')
+
+
+def encode_route(op, route, ifindex, seq, proto=RTPROT_SRV6, ack=True):
     """One RTM_NEWROUTE (op 'add': create or replace) or RTM_DELROUTE (op
     'delete': matched by family, table, dst and our protocol) message for a
-    normalized ``route``, ``ifindex`` its resolved oif (or None).
+    normalized ``route``, ``ifindex`` its resolved oif (or None).  ``ack``:
+    ask for an acknowledgement (errors are reported either way).
 
     The attribute layout is the one pyroute2's rtmsg produces for the same
     attrs list (see encode_route_pyroute2), so both codecs send the same bytes."""
-    family = _family(route.dst)
-    addr, plen = _split(route.dst)
+    dst = route.dst
+    slash = dst.index('/')
+    plen = int(dst[slash + 1:])
     table = route.table
-    attrs = [pack_nla(RTA_TABLE, U32.pack(table)),
-             pack_nla(RTA_DST, socket.inet_pton(family, addr))]
+    if ':' in dst:
+        family = socket.AF_INET6
+        dst_attr = _DST6.pack(20, RTA_DST, socket.inet_pton(family, dst[:slash]))
+    else:
+        family = socket.AF_INET
+        dst_attr = _DST4.pack(8, RTA_DST, socket.inet_aton(dst[:slash]))
+    attrs = _table_attr(table) + dst_attr
     if op == 'add':
-        kind, flags = RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE
+        kind, flags = RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
         scope = RT_SCOPE_UNIVERSE
         if family == socket.AF_INET and route.via is None:
             scope = RT_SCOPE_LINK  # as iproute2 sets it for a route without a gateway
         rtype = RTN_UNICAST
         if ifindex is not None:
-            attrs.append(pack_nla(RTA_OIF, U32.pack(ifindex)))
+            attrs += _NLA_U32.pack(8, RTA_OIF, ifindex)
         if route.via is not None:
-            attrs.append(pack_nla(RTA_GATEWAY, socket.inet_pton(family, route.via)))
-        if route.action == 'encap':
-            n = len(route.segments)
-            srh = _SRH.pack(SEG6_IPTUN_MODE_ENCAP, 0, 2 * n, IPV6_SRCRT_TYPE_4, n - 1, n - 1, 0, 0)
-            # on the wire segments[0] is the LAST SID: reverse the travel order
-            srh += b''.join(socket.inet_pton(socket.AF_INET6, s) for s in reversed(route.segments))
-            attrs.append(pack_nla(RTA_ENCAP_TYPE, struct.pack('=H', LWTUNNEL_ENCAP_SEG6)))
-            attrs.append(pack_nla(RTA_ENCAP, pack_nla(SEG6_IPTUNNEL_SRH, srh)))
-        elif route.action == 'decap':
-            attrs.append(pack_nla(RTA_ENCAP_TYPE, struct.pack('=H', LWTUNNEL_ENCAP_SEG6_LOCAL)))
-            attrs.append(pack_nla(RTA_ENCAP,
-                                  pack_nla(SEG6_LOCAL_ACTION, U32.pack(SEG6_LOCAL_ACTION_END_DX4))
-                                  + pack_nla(SEG6_LOCAL_NH4, socket.inet_aton(route.nh4))))
+            attrs += pack_nla(RTA_GATEWAY, socket.inet_pton(family, route.via))
+        if route.action != 'dev':
+            attrs += _encap_attrs(route.action, route.segments, route.nh4)
     elif op == 'delete':
-        kind, flags = RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK
+        kind, flags = RTM_DELROUTE, NLM_F_REQUEST
         scope, rtype = RT_SCOPE_NOWHERE, 0  # as `ip route del`: any scope, any type
     else:
         raise ValueError('op must be add or delete, not %r' % (op,))
-    body = RTMSG.pack(family, plen, 0, 0, table if table < 256 else RT_TABLE_COMPAT,
-                      proto, scope, rtype, 0) + b''.join(attrs)
-    return NLMSGHDR.pack(16 + len(body), kind, flags, seq, 0) + body
+    if ack:
+        flags |= NLM_F_ACK
+    return _HEAD.pack(16 + RTMSG.size + len(attrs), kind, flags, seq, 0, family, plen, 0, 0,
+                      table if table < 256 else RT_TABLE_COMPAT, proto, scope, rtype,
+                      0) + attrs
 
 
-def encode_route_pyroute2(op, route, ifindex, seq, proto=RTPROT_SRV6):
+def encode_route_pyroute2(op, route, ifindex, seq, proto=RTPROT_SRV6, ack=True):
     """The same message built with pyroute2's rtmsg class (slow: ~200 us)."""
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
     family = _family(route.dst)
@@ -291,9 +360,32 @@ def encode_route_pyroute2(op, route, ifindex, seq, proto=RTPROT_SRV6):
         msg['scope'] = RT_SCOPE_NOWHERE
         msg['type'] = 0
     msg['attrs'] = attrs
+    if not ack:
+        msg['header']['flags'] &= ~NLM_F_ACK
     msg['header']['sequence_number'] = seq
     msg.encode()
     return bytes(msg.data)
+
+
+def split_route(data, offset, length):
+    """(shape, dst) of an RTM_NEWROUTE message, or None when its layout is
+    not the kernel's usual one (RTA_TABLE, then RTA_DST).  A dump's routes
+    differ mostly in their destination: ``shape`` is everything else (route
+    header and the other attributes, as bytes), so one message per shape is
+    decoded in full (decode_shape) and the others only by their dst."""
+    at = offset + 16 + RTMSG.size
+    family = data[offset + 16]
+    size = 4 if family == socket.AF_INET else 16
+    if length < at - offset + 12 + size or \
+            _DST_AFTER_TABLE.unpack_from(data, at) != (8, RTA_TABLE, 4 + size, RTA_DST):
+        return None
+    dst_at = at + 12
+    return (bytes(data[offset + 16:dst_at]) + bytes(data[dst_at + size:offset + length]),
+            '%s/%d' % (socket.inet_ntop(family, bytes(data[dst_at:dst_at + size])),
+                       data[offset + 17]))
+
+
+_DST_AFTER_TABLE = struct.Struct('=HH4xHH')
 
 
 def decode_route(data, offset, length, names):
@@ -370,6 +462,6 @@ def decode_route_pyroute2(data, offset, length, names):
     return Route('%s/%d' % (addr, msg['dst_len']), oif, action, segments, nh4, via, table)
 
 
-CODECS = {'struct': (encode_route, decode_route),
-          'pyroute2': (encode_route_pyroute2, decode_route_pyroute2)}
+CODECS = {'struct': (encode_route, decode_route, split_route),
+          'pyroute2': (encode_route_pyroute2, decode_route_pyroute2, None)}
 

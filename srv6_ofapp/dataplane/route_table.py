@@ -3,20 +3,27 @@ RouteTable opens the socket (in another namespace if asked), resolves
 interface names, sends route_codec messages in batches, reads and checks
 every ACK, and dumps back only our own routes (RTPROT_SRV6).
 
-Why it is fast (numbers: bench/routes.py):
+Why it is fast (numbers: bench/routes.py; faster than `ip -batch`, which
+waits for one ACK per route):
 
   * **Batches.** :meth:`RouteTable.apply` packs ``batch_size`` (500)
     RTM_NEWROUTE/RTM_DELROUTE messages into one ``send()``; the kernel
-    processes all of them before ``send()`` returns, queueing one ACK
-    (NLMSG_ERROR, error 0 or -errno) per message, which are read afterwards
-    and matched by sequence number. Every ACK is checked; a failed message
-    does not stop the others (the kernel carries on with the next message of
-    the buffer). The receive buffer is sized (SO_RCVBUFFORCE) to hold a full
-    batch of ACKs, and NETLINK_CAP_ACK keeps error ACKs small.
-  * **Encoding with struct** (route_codec.py): about 4 us a message instead
-    of pyroute2 rtmsg's 150-200 us. ``RouteTable(codec='pyroute2')`` switches
-    encoding and dump decoding to pyroute2's ``rtmsg`` (the reference, for
-    tests and the benchmark).
+    processes all of them before ``send()`` returns. Only the batch's last
+    message asks for an ACK: a failed message is reported anyway (an
+    NLMSG_ERROR with its sequence number, read and matched afterwards), and
+    a failure does not stop the others (the kernel carries on with the next
+    message of the buffer). The receive buffer is sized (SO_RCVBUFFORCE) to
+    hold a full batch of errors, and NETLINK_CAP_ACK keeps them small.
+  * **Encoding with struct** (route_codec.py): a couple of microseconds a
+    message (pyroute2 rtmsg: 150-200 us), the seg6 attributes packed once
+    per SID list (a few hundred remote VRFs, not one per route), and routes
+    already in canonical form not normalized again.
+    ``RouteTable(codec='pyroute2')`` switches encoding and dump decoding to
+    pyroute2's ``rtmsg`` (the reference, for tests and the benchmark).
+  * **Backpressure, not giving up.** A burst of thousands of distinct seg6
+    routes makes the kernel answer ENOMEM for some (``ip -batch`` too);
+    those are sent again in smaller batches after a growing pause, as long
+    as rounds make progress.
   * **No full dumps.** apply() never reads the routing table; the caller
     keeps what it applied. dump_ours() asks the kernel to filter by
     protocol (NETLINK_GET_STRICT_CHK + rtm_protocol in the dump request;
@@ -42,8 +49,8 @@ import time
 
 from srv6_ofapp import netns as netns_lib
 from srv6_ofapp.dataplane.route_codec import (
-    CODECS, NLM_F_REQUEST, NLMSGHDR, RTA_OIF, RTM_NEWROUTE, RTMSG, RTPROT_SRV6, U32,
-    normalize, normalize_key, pack_nla, parse_nlas, route_text)
+    CODECS, NLM_F_REQUEST, NLMSGHDR, RTM_NEWROUTE, RTMSG, RTPROT_SRV6, Route,
+    known_canonical, normalize, normalize_key, pack_nla, parse_nlas, route_text)
 
 DEFAULT_BATCH = 500
 
@@ -114,8 +121,12 @@ class RouteTable:
             assert table.dump_ours() == {Route('10.0.0.5/32', 'veth0', 'encap', ('fc00:2::a',))}
     """
 
-    # Sleeps before resending the operations the kernel failed with ENOMEM.
-    RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4)
+    # Backpressure on ENOMEM: the first and the longest pause before sending
+    # again what failed, the smallest batch it is sent in, and how long
+    # rounds may make no progress at all before those operations fail.
+    RETRY_DELAYS = (0.02, 0.5)
+    MIN_RETRY_BATCH = 16
+    ENOMEM_PATIENCE = 20.0
 
     def __init__(self, netns=None, batch_size=DEFAULT_BATCH, codec='struct', timeout=30.0,
                  proto=RTPROT_SRV6):
@@ -124,8 +135,9 @@ class RouteTable:
         self.netns = netns
         self.batch_size = batch_size
         self.proto = proto
-        self._encode, self._decode = CODECS[codec]
+        self._encode, self._decode, self._split = CODECS[codec]
         self._seq = 0
+        self.enomem_retries = 0  # operations sent again after ENOMEM (since opened)
         self._buf = bytearray(1 << 20)
         self.sock = self._open(netns)
         self.sock.settimeout(timeout)
@@ -289,24 +301,39 @@ class RouteTable:
         """The set of our routes (protocol RTPROT_SRV6) in every table, IPv4
         and IPv6, as normalized Routes with interface names. The kernel
         filters by protocol (strict dump checking), so only ours cross the
-        socket; its cost is decoding them (~5 us each with codec 'struct')."""
+        socket; its cost is decoding them (about 1-2 us each with codec
+        'struct': only their dst, and each distinct rest once)."""
         raw = []
         for family in (socket.AF_INET, socket.AF_INET6):
             # strict checking wants every other header field zero; table 0: all tables
             body = RTMSG.pack(family, 0, 0, 0, 0, self.proto, 0, 0, 0)
             raw.extend(self._dump(RTM_GETROUTE, body))
-        mine = []
+        # One message per shape (all but the dst) is decoded in full, with
+        # interface indexes; then the few distinct indexes are named in one
+        # batched query, and every route is its dst and its shape's rest.
+        shapes, routes, whole = {}, [], []
+        split = self._split
         for data in raw:
             if data[16 + 5] != self.proto or NLMSGHDR.unpack_from(data)[1] != RTM_NEWROUTE:
                 continue  # kernel without strict checking: filter here
-            mine.append(data)
-        indexes = set()
-        for data in mine:
-            oif = parse_nlas(data, 16 + RTMSG.size, len(data)).get(RTA_OIF)
-            if oif:
-                indexes.add(U32.unpack_from(data, oif[0])[0])
+            found = split(data, 0, len(data)) if split else None
+            if found is None:
+                whole.append(self._decode(data, 0, len(data), {}))
+                continue
+            shape, dst = found
+            if shape not in shapes:
+                shapes[shape] = self._decode(data, 0, len(data), {})[1:]
+            routes.append((dst, shape))
+        indexes = {rest[0] for rest in shapes.values() if rest[0].__class__ is int}
+        indexes.update(r.oif for r in whole if r.oif.__class__ is int)
         names = self._link_query(sorted(indexes)) if indexes else {}
-        return {self._decode(data, 0, len(data), names) for data in mine}
+        for shape, rest in shapes.items():
+            shapes[shape] = (names.get(rest[0], rest[0]),) + rest[1:]
+        new = Route.__new__
+        routes = {new(Route, dst, *shapes[shape]) for dst, shape in routes}
+        routes.update(r._replace(oif=names.get(r.oif, r.oif)) for r in whole)
+        known_canonical(routes)  # the kernel's form is the canonical one
+        return routes
 
     def apply(self, add=(), delete=(), ignore_missing=True):
         """Add (create or replace) the routes ``add`` and delete ``delete``.
@@ -322,9 +349,8 @@ class RouteTable:
 
         Every operation is attempted; if any failed, RouteError lists them
         (after all replies were read), with the routes normalized. A kernel
-        ENOMEM is retried after RETRY_DELAYS sleeps: a burst of thousands of
-        seg6 routes occasionally gets it, transiently (ip -batch too; most
-        likely the atomic per-CPU allocation of each route's dst cache).
+        ENOMEM is backpressure, not a failure: those operations are sent
+        again (see _run) until they pass or rounds stop making progress.
         ValueError, before anything is sent, if a route is malformed."""
         add = [normalize(r) for r in add]
         delete = [normalize_key(r) for r in delete]
@@ -356,27 +382,83 @@ class RouteTable:
 
     def _run(self, todo, ignore_missing):
         """Send the operations ``todo`` ((op, route, ifindex) each); return
-        the failures, after retrying those that got ENOMEM."""
+        the failures.
+
+        Only the last message of a batch asks for an acknowledgement: the
+        kernel reports a failed message whether or not it was asked to, and
+        handles a batch's messages in order, so once that last ACK is in,
+        every error of the batch is too (one ACK per batch instead of one
+        per route to read, match and check).
+
+        Backpressure: the operations that got ENOMEM (the kernel runs out
+        of room for seg6 state in a burst, e.g. 20,000 distinct SID lists)
+        are sent again, after a pause that grows while they keep failing,
+        in smaller batches; they fail for good only when a round makes no
+        progress for ENOMEM_PATIENCE seconds."""
         failures = []
-        for attempt in range(len(self.RETRY_DELAYS) + 1):
-            if attempt:
-                time.sleep(self.RETRY_DELAYS[attempt - 1])
-            requests, ops = [], {}
-            for op, route, index in todo:
-                seq = self._next_seq()
-                requests.append((seq, self._encode(op, route, index, seq, self.proto)))
-                ops[seq] = (op, route, index)
-            replies = self._transact(requests)
-            todo = []
-            for seq, _ in requests:
-                code, message, _ = replies[seq]
-                op, route, index = ops[seq]
-                if not code or (op == 'delete' and code == errno_mod.ESRCH and ignore_missing):
-                    continue
-                if code == errno_mod.ENOMEM and attempt < len(self.RETRY_DELAYS):
-                    todo.append((op, route, index))
-                else:
-                    failures.append(RouteFailure(op, route, code, message))
-            if not todo:
+        batch_size = self.batch_size
+        delay = self.RETRY_DELAYS[0]
+        stalled_since = None
+        while todo:
+            retry = []
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start:start + batch_size]
+                for code, message, (op, route, index) in self._send_batch(batch):
+                    if op == 'delete' and code == errno_mod.ESRCH and ignore_missing:
+                        continue
+                    if code == errno_mod.ENOMEM:
+                        retry.append((op, route, index))
+                    else:
+                        failures.append(RouteFailure(op, route, code, message))
+            if not retry:
                 break
+            now = time.monotonic()
+            if len(retry) < len(todo):
+                stalled_since = None  # some went through: the kernel is draining
+                delay = self.RETRY_DELAYS[0]
+            elif stalled_since is None:
+                stalled_since = now
+            elif now - stalled_since > self.ENOMEM_PATIENCE:
+                failures += [RouteFailure(op, route, errno_mod.ENOMEM, 'gave up after %.0f s '
+                                          'without progress' % self.ENOMEM_PATIENCE)
+                             for op, route, index in retry]
+                break
+            self.enomem_retries += len(retry)
+            time.sleep(delay)
+            delay = min(delay * 2, self.RETRY_DELAYS[-1])
+            batch_size = max(self.MIN_RETRY_BATCH, batch_size // 2)
+            todo = retry
         return failures
+
+    def _send_batch(self, batch):
+        """Send ``batch`` ((op, route, ifindex) each) in one send(); return
+        [(errno, message, operation)] of the operations that failed."""
+        encode, proto = self._encode, self.proto
+        first = self._seq + 1
+        last = first + len(batch) - 1
+        if last > 0xffffffff:
+            first, last = 1, len(batch)
+        self._seq = last
+        self.sock.send(b''.join([encode(op, route, index, first + i, proto, False)
+                                 for i, (op, route, index) in enumerate(batch[:-1])] +
+                                [encode(*batch[-1], last, proto, True)]))
+        failed = []
+        try:
+            for kind, flags, seq, offset, length in self._messages():
+                if kind != NLMSG_ERROR or not first <= seq <= last:
+                    continue  # a reply to an earlier, abandoned request
+                code, message = self._error(offset, length, flags)
+                if code:
+                    failed.append((code, message, batch[seq - first]))
+                if seq == last:
+                    break
+        except socket.timeout:
+            raise TimeoutError('netlink replies to %d messages missing after %ss; their '
+                               'operations may or may not be done'
+                               % (len(batch), self.sock.gettimeout())) from None
+        except OSError as exc:
+            if exc.errno == errno_mod.ENOBUFS:
+                raise OSError(errno_mod.ENOBUFS, 'netlink receive buffer overflowed; '
+                              'lower batch_size (%d)' % self.batch_size) from exc
+            raise
+        return failed

@@ -26,7 +26,6 @@ from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,
                                        MAIN_DISPATCHER, set_ev_cls)
-from os_ken.lib.packet import ether_types
 from os_ken.ofproto import ofproto_v1_3
 
 from srv6_ofapp import metrics
@@ -34,9 +33,12 @@ from srv6_ofapp import ovsdb
 from srv6_ofapp import runtime
 from srv6_ofapp.config import CONF
 from srv6_ofapp.edge import arp
+from srv6_ofapp.edge import datapath as fast_datapath
 from srv6_ofapp.edge import dhcp
 from srv6_ofapp.edge import ofmsg
+from srv6_ofapp.edge import ofwire
 from srv6_ofapp.edge import pipeline
+from srv6_ofapp.edge import responder as responder_lib
 from srv6_ofapp.edge.flows import Meter, base_flows, flow_changes, flow_key, meter_changes
 from srv6_ofapp.edge.switch import SwitchState, dpid_str
 from srv6_ofapp.edge.worker import Worker
@@ -45,7 +47,6 @@ from topology import naming
 
 LOG = logging.getLogger(__name__)
 
-ETH_TYPE_OFFSET = 12
 # After a switch reports an error, re-read its flows at most this often (s).
 RESYNC_HOLDDOWN = 10.0
 
@@ -100,10 +101,19 @@ class SRv6OFApp(app_manager.OSKenApp):
         self.switches = {}
         self.lock = threading.RLock()
         self.worker = Worker('edge-worker')
-        metrics.register(dhcp.EVENTS + tuple(arp.EVENTS.values()))
+        self.packet_in_events = (dhcp.EVENTS + arp.ALL_EVENTS +
+                                 (responder_lib.UNKNOWN_PORT, responder_lib.UNEXPECTED,
+                                  'packet_in', 'packet_in_malformed',
+                                  'packet_in_shed_backlog', 'packet_in_shed_stale'))
+        metrics.register(self.packet_in_events)
+        self.count = metrics.counters(self.packet_in_events)
         self.replica.subscribe(self._model_changed)
+        if getattr(CONF, 'packet_in_fast_path', False):
+            fast_datapath.install(self.packet_in_raw, self._shed)
 
     def close(self):
+        if fast_datapath.FastDatapath.packet_in_handler == self.packet_in_raw:
+            fast_datapath.uninstall()
         self.worker.stop()
 
     # -- model changes (the replica's feed thread) ---------------------------
@@ -111,6 +121,7 @@ class SRv6OFApp(app_manager.OSKenApp):
     def _model_changed(self, change):
         if Replica.status_only(change):
             return
+        self._invalidate_responders()
         for state in self._switches_of_host(change):
             # A host registered (or changed) after its switch connected: its
             # OVSDB may name ports by iface-id.
@@ -129,6 +140,11 @@ class SRv6OFApp(app_manager.OSKenApp):
             doc['datapath_id'] for doc in (change.old, change.new) if doc is not None}
         return [state for state in self._synced_switches()
                 if dpids is None or state.dpid in dpids]
+
+    def _invalidate_responders(self):
+        """The model changed: packet-in answers are compiled anew, lazily."""
+        for state in list(self.switches.values()):
+            state.responder.invalidate()
 
     def _synced_switches(self):
         with self.lock:
@@ -152,6 +168,8 @@ class SRv6OFApp(app_manager.OSKenApp):
         dpid = ev.msg.datapath_id
         with self.lock:
             state = self.switches[dpid] = SwitchState(datapath, dpid)
+            state.responder = responder_lib.Responder(
+                self.replica, state.ports, self.config.gateway_mac, self.dhcp_config)
             metrics.SWITCHES.set(len(self.switches))
         host = self._host_of(state)
         if host is None:
@@ -198,6 +216,7 @@ class SRv6OFApp(app_manager.OSKenApp):
         state.ports.set_ports({p.name.decode(errors='replace'): p.port_no for p in body
                                if p.port_no <= ofp.OFPP_MAX})
         state.ports_known = True
+        state.responder.invalidate()
         self._refresh_iface_ids(state)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
@@ -298,6 +317,7 @@ class SRv6OFApp(app_manager.OSKenApp):
             if state is None:
                 return
             metrics.count('port_status')
+            state.responder.invalidate()
             if msg.reason == ofp.OFPPR_DELETE:
                 state.ports.remove(name)
             elif msg.desc.port_no <= ofp.OFPP_MAX:
@@ -337,6 +357,7 @@ class SRv6OFApp(app_manager.OSKenApp):
             was_synced = state.synced
             if found is not None and found != state.ports.iface_ids:
                 state.ports.set_iface_ids(found)
+                state.responder.invalidate()
                 if was_synced:
                     self._reconcile(state)
             state.iface_ids_known = True
@@ -417,11 +438,41 @@ class SRv6OFApp(app_manager.OSKenApp):
         return len(messages)
 
     # -- packet-in ---------------------------------------------------------------
+    # Two entries, one answer: packet_in_raw takes the message's bytes on the
+    # OpenFlow receive thread (edge/datapath.py, the default), and
+    # packet_in_handler OS-Ken's event (--nopacket-in-fast-path).  Both ask
+    # the switch's Responder, which keeps every port's compiled DHCP and ARP
+    # answers until the model or the switch's ports change.
+
+    def packet_in_raw(self, datapath, message):
+        """The packet-out bytes answering an OpenFlow 1.3 packet-in message
+        (bytes), or None."""
+        count = self.count
+        count['packet_in']()
+        state = self.switches.get(datapath.id)
+        if state is None or state.datapath is not datapath:
+            return None
+        try:
+            in_port, frame = ofwire.parse_packet_in(message)
+            out_port, frame_out, event = state.responder.answer(in_port, frame)
+        except Exception:
+            # Nothing a switch or a VM sends may stop the receive loop.
+            count['packet_in_malformed']()
+            LOG.debug('packet-in not understood', exc_info=True)
+            return None
+        count[event]()
+        if frame_out is None:
+            return None
+        datapath.xid = xid = (getattr(datapath, 'xid', 0) + 1) & 0xffffffff
+        return ofwire.packet_out(xid, in_port if out_port is None else out_port, frame_out)
+
+    def _shed(self, reason, amount):
+        metrics.count('packet_in_shed_' + reason, amount)
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     @guarded
     def packet_in_handler(self, ev):
-        metrics.count('packet_in')
+        self.count['packet_in']()
         self._packet_in(ev.msg)
 
     def _packet_in(self, msg):
@@ -430,30 +481,10 @@ class SRv6OFApp(app_manager.OSKenApp):
         if state is None:
             return
         in_port = msg.match['in_port']
-        port = state.ports.port_at(self.replica, in_port)
-        if port is None:
-            metrics.count('packet_in_unknown_port')
-            return
-        frame = bytes(msg.data)
-        eth_type = int.from_bytes(frame[ETH_TYPE_OFFSET:ETH_TYPE_OFFSET + 2], 'big')
-        out_port = in_port
-        with self.replica.lock:
-            if eth_type == ether_types.ETH_TYPE_ARP:
-                reply, event = arp.handle_arp(frame, port['network_id'], self.replica,
-                                              state.ports.ofport_of, self.config.gateway_mac)
-                if reply is not None and reply.out_port is not None:
-                    out_port = reply.out_port
-                frame_out = reply and reply.frame
-            elif eth_type == ether_types.ETH_TYPE_IP:
-                network_id = port['network_id']
-                frame_out, event = dhcp.handle_dhcp(
-                    frame, port, self.replica.network(network_id),
-                    self.replica.subnets_of(network_id), self.dhcp_config)
-            else:
-                frame_out, event = None, 'packet_in_unexpected'
-        metrics.count(event)
+        out_port, frame_out, event = state.responder.answer(in_port, bytes(msg.data))
+        self.count[event]()
         if frame_out:
-            self._packet_out(datapath, out_port, frame_out)
+            self._packet_out(datapath, in_port if out_port is None else out_port, frame_out)
 
     @staticmethod
     def _packet_out(datapath, out_port, frame):

@@ -11,11 +11,13 @@ or with the responder turned off), and gets the same answer there.  Pure.
 """
 
 import collections
+import socket
 
-from os_ken.lib.packet import arp, ethernet, packet
+from os_ken.lib.packet import arp
 from os_ken.lib.packet import ether_types
 
 from srv6_ofapp import ipam
+from srv6_ofapp.edge import wire
 from srv6_ofapp.edge.flows import (COOKIE_NETWORK, COOKIE_PORT, cookie, make_flow,
                                    network_tag, to_controller)
 
@@ -113,50 +115,79 @@ def network_flows(switch, network_id, members):
 
 
 # -- the packet-in responder ----------------------------------------------------
+# Read and written with bytes: an Ethernet header and the 28 bytes of an
+# Ethernet/IPv4 ARP message; frames are padded to Ethernet's 60 bytes.
 
-def _reply_frame(request_eth, request_arp, mac):
-    reply = packet.Packet()
-    reply.add_protocol(ethernet.ethernet(dst=request_eth.src, src=mac,
-                                         ethertype=ether_types.ETH_TYPE_ARP))
-    reply.add_protocol(arp.arp(opcode=arp.ARP_REPLY, src_mac=mac, src_ip=request_arp.dst_ip,
-                               dst_mac=request_arp.src_mac, dst_ip=request_arp.src_ip))
-    reply.serialize()
-    return bytes(reply.data)
-
-
-def _unicast_frame(request_eth, request_arp, target_mac):
-    out = packet.Packet()
-    out.add_protocol(ethernet.ethernet(dst=target_mac, src=request_eth.src,
-                                       ethertype=ether_types.ETH_TYPE_ARP))
-    out.add_protocol(request_arp)
-    out.serialize()
-    return bytes(out.data)
-
+ETH_TYPE_ARP = b'\x08\x06'
+_ARP_ETHERNET_IPV4 = b'\x00\x01\x08\x00\x06\x04'
+_OP_REQUEST = b'\x00\x01'
+_OP_REPLY = b'\x00\x02'
+_PADDING = bytes(60 - 42)
 
 EVENTS = {'service': 'arp_reply_gateway', 'remote': 'arp_reply_remote',
           'local': 'arp_unicast'}
+MALFORMED = 'arp_malformed'
+IGNORED_REPLY = 'arp_ignored_reply'
+IGNORED_PROBE = 'arp_ignored_probe'
+IGNORED_GRATUITOUS = 'arp_ignored_gratuitous'
+IGNORED_UNKNOWN_TARGET = 'arp_ignored_unknown_target'
+ALL_EVENTS = tuple(EVENTS.values()) + (MALFORMED, IGNORED_REPLY, IGNORED_PROBE,
+                                       IGNORED_GRATUITOUS, IGNORED_UNKNOWN_TARGET)
+
+
+class NetworkArp:
+    """The ARP answers of one network on one switch, target by target as
+    requests ask for them: {target address (4 bytes): (event, MAC bytes,
+    unicast port or None)}.  Built from the model; the adapter drops it when
+    the model or the switch's ports change (edge/responder.py)."""
+
+    # Targets remembered; asking for more (a scan) starts over.
+    CACHE_SIZE = 4096
+
+    def __init__(self, replica, network_id, gateway_mac, local_ofport):
+        self.replica = replica
+        self.network_id = network_id
+        self.gateway_mac = gateway_mac
+        self.local_ofport = local_ofport
+        self._targets = {}
+
+    def target(self, tpa):
+        found = self._targets.get(tpa, False)
+        if found is False:
+            if len(self._targets) >= self.CACHE_SIZE:
+                self._targets.clear()
+            answered = answer(self.replica, self.network_id, socket.inet_ntoa(tpa),
+                              self.gateway_mac, self.local_ofport)
+            found = self._targets[tpa] = None if answered is None else (
+                EVENTS[answered.holder], wire.mac_bytes(answered.mac), answered.ofport)
+        return found
+
+    def answer(self, frame):
+        """(Reply or None, event name) for an ARP frame from a port of the network."""
+        if len(frame) < 42 or frame[12:14] != ETH_TYPE_ARP or \
+                frame[14:20] != _ARP_ETHERNET_IPV4:
+            return None, MALFORMED
+        if frame[20:22] != _OP_REQUEST:
+            return None, IGNORED_REPLY
+        spa, tpa = frame[28:32], frame[38:42]
+        if spa == wire.ZERO_IP:
+            return None, IGNORED_PROBE
+        if spa == tpa:
+            return None, IGNORED_GRATUITOUS
+        found = self.target(tpa)
+        if found is None:
+            return None, IGNORED_UNKNOWN_TARGET
+        event, mac, ofport = found
+        if ofport is not None:
+            # The request itself, as unicast to the VM that owns the address.
+            return Reply(mac + frame[6:12] + ETH_TYPE_ARP + frame[14:42] + _PADDING,
+                         ofport), event
+        # "tpa is at mac", to the asker's MAC and address.
+        return Reply(frame[6:12] + mac + ETH_TYPE_ARP + _ARP_ETHERNET_IPV4 + _OP_REPLY + mac +
+                     tpa + frame[22:32] + _PADDING, None), event
 
 
 def handle_arp(frame, network_id, replica, local_ofport, gateway_mac):
     """(Reply or None, event name) for an ARP frame from a port of ``network_id``;
-    ``local_ofport`` as for :func:`answer`."""
-    try:
-        pkt = packet.Packet(frame)
-        eth = pkt.get_protocol(ethernet.ethernet)
-        request = pkt.get_protocol(arp.arp)
-    except Exception:  # os_ken's parsers raise anything on garbage
-        return None, 'arp_malformed'
-    if eth is None or request is None:
-        return None, 'arp_malformed'
-    if request.opcode != arp.ARP_REQUEST:
-        return None, 'arp_ignored_reply'
-    if request.src_ip == '0.0.0.0':
-        return None, 'arp_ignored_probe'
-    if request.src_ip == request.dst_ip:
-        return None, 'arp_ignored_gratuitous'
-    found = answer(replica, network_id, request.dst_ip, gateway_mac, local_ofport)
-    if found is None:
-        return None, 'arp_ignored_unknown_target'
-    if found.holder == 'local':
-        return Reply(_unicast_frame(eth, request, found.mac), found.ofport), EVENTS['local']
-    return Reply(_reply_frame(eth, request, found.mac), None), EVENTS[found.holder]
+    ``local_ofport`` as for :func:`answer`.  The adapter keeps NetworkArp."""
+    return NetworkArp(replica, network_id, gateway_mac, local_ofport).answer(frame)

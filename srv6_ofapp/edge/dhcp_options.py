@@ -11,10 +11,10 @@ list (55) asks for, in its order, within its maximum message size (57).
 
 import collections
 import re
+import socket
 import struct
 
 import netaddr
-from os_ken.lib import addrconv
 from os_ken.lib.packet import dhcp
 
 OPT_SUBNET_MASK = dhcp.DHCP_SUBNET_MASK_OPT                    # 1
@@ -55,7 +55,7 @@ INFINITE_LEASE = 0xffffffff
 MAGIC_COOKIE = b'\x63\x82\x53\x63'
 PAD = 0
 END = 255
-BOOTP_FIXED_LEN = dhcp.dhcp._MIN_LEN          # op .. file: 236 bytes
+BOOTP_FIXED_LEN = 236                         # op .. file
 SNAME_OFFSET = 44                             # where sname and file start
 OPTIONS_OFFSET = BOOTP_FIXED_LEN + len(MAGIC_COOKIE)
 # RFC 1542 2.1: some BOOTP-era clients drop replies shorter than this.
@@ -70,7 +70,7 @@ _HOSTNAME_LABEL = re.compile(r'[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?')
 
 def ip_text(value):
     """The dotted text of a 4-byte IPv4 address."""
-    return addrconv.ipv4.bin_to_text(value)
+    return socket.inet_ntoa(value)
 
 
 def host_name(port, address):
@@ -254,12 +254,13 @@ def lease_options(port, network, subnet, address, server_id, config, with_lease=
     return {code: value for code, value in options.items() if value is not None}, extras
 
 
-def choose_options(offered, request):
-    """The options sent, as os_ken options: ALWAYS_SENT ones first, then the
-    requested ones in the client's order (all but ONLY_WHEN_REQUESTED when it
-    sent no list), each only while the message stays within the client's
-    maximum size."""
-    requested = request.options.get(OPT_PARAMETER_REQUEST_LIST)
+def choose_options(offered, request_options):
+    """The options sent, as (code, value) pairs: ALWAYS_SENT ones first, then
+    the requested ones in the client's order (all but ONLY_WHEN_REQUESTED
+    when it sent no list), each only while the message stays within the
+    client's maximum size.  ``request_options``: {code: raw value} of the
+    request."""
+    requested = request_options.get(OPT_PARAMETER_REQUEST_LIST)
     first = [code for code in offered if code in ALWAYS_SENT]
     if requested is None:
         then = [code for code in offered
@@ -268,8 +269,8 @@ def choose_options(offered, request):
         then = [code for code in dict.fromkeys(requested)
                 if code in offered and code not in ALWAYS_SENT]
     max_size = MIN_MAX_MESSAGE_SIZE
-    if OPT_MAX_MESSAGE_SIZE in request.options:
-        max_size = max(max_size, struct.unpack('!H', request.options[OPT_MAX_MESSAGE_SIZE])[0])
+    if OPT_MAX_MESSAGE_SIZE in request_options:
+        max_size = max(max_size, struct.unpack('!H', request_options[OPT_MAX_MESSAGE_SIZE])[0])
     room = max_size - IP_UDP_HEADERS_LEN - OPTIONS_OFFSET - 1  # 1: END
     chosen = []
     for code in first + then:
@@ -277,7 +278,5 @@ def choose_options(offered, request):
         if len(value) > 255 or 2 + len(value) > room:
             continue
         room -= 2 + len(value)
-        chosen.append(dhcp.option(code, value))
+        chosen.append((code, value))
     return chosen
-
-

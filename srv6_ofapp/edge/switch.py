@@ -32,6 +32,7 @@ class SwitchState:
         self.last_resync = 0.0
         self.resync_timer = None
         self.meter_xid = None          # of the meter-config request in flight
+        self.responder = None          # its packet-in Responder (the app sets it)
         self._parts = collections.defaultdict(list)
 
     @property

@@ -81,9 +81,10 @@ def sample_routes():
 def test_struct_codec_is_byte_identical_to_pyroute2_rtmsg():
     for route in sample_routes()[5:]:
         for op in ('add', 'delete'):
-            ours = route_codec.encode_route(op, route, 5, 42)
-            theirs = route_codec.encode_route_pyroute2(op, route, 5, 42)
-            assert ours == theirs, (op, route)
+            for ack in (True, False):
+                ours = route_codec.encode_route(op, route, 5, 42, ack=ack)
+                theirs = route_codec.encode_route_pyroute2(op, route, 5, 42, ack=ack)
+                assert ours == theirs, (op, route, ack)
         data = route_codec.encode_route('add', route, 5, 42)
         names = {5: route.oif}
         assert route_codec.decode_route(data, 0, len(data), names) == route
