@@ -11,7 +11,7 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # store's tests start real members; apt does not start a service here) and
 # the real clients and tools the integration tests and benchmarks drive.
 APT_PACKAGES ?= python3-venv openvswitch-switch etcd-server udhcpc isc-dhcp-client \
-	dnsmasq-base arping tcpdump ethtool iproute2 iputils-ping mininet socat
+	dnsmasq-base arping tcpdump ethtool iproute2 iputils-ping mininet socat iperf3
 DEMO_ARGS ?=
 SERVE_ARGS ?=
 # Debian's mininet is pure Python: the venv sees it through one symlink
@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(PY) bench/routes.py
 	$(PY) bench/distributed.py
 	$(PY) bench/port_views.py
+	$(PY) bench/firewall.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
