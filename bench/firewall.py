@@ -60,6 +60,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -532,10 +533,56 @@ class Trials:
         return found
 
 
+def in_process(world, runs=3):
+    """What one reconciliation of the world's switch computes, timed in this
+    process on a copy of the server's store (the same model, the same code):
+    {'switch_flows': [s], 'network_flows': [s] (security groups' share),
+    'flow_changes': [s] (the diff against an unchanged switch), 'flows': n}."""
+    from srv6_ofapp.edge import pipeline, security_groups
+    from srv6_ofapp.edge.flows import flow_changes
+    from srv6_ofapp.replica import Replica
+    from srv6_ofapp.store import open_store
+    from topology.switch_ports import SwitchPorts
+    copy = world.server.store_path + '.copy'
+    with sqlite3.connect(world.server.store_path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    store = open_store('sqlite:///' + copy)
+    try:
+        replica = Replica(store)
+        replica.reload()
+    finally:
+        store.close()
+    ofports = {}
+    for line in world.ovs.vsctl('--format=csv', '--no-headings', '--columns=name,ofport',
+                                'list', 'Interface').splitlines():
+        name, ofport = line.split(',')
+        if int(ofport) > 0:
+            ofports[name.strip('"')] = int(ofport)
+    switch = pipeline.Switch(replica, SwitchPorts(ofports),
+                             pipeline.EdgeConfig('fa:16:3f:00:00:01'), True)
+    members = pipeline.active_ports(replica, switch.ports)
+    found = collections.defaultdict(list)
+    for _ in range(runs):
+        started = time.perf_counter()
+        flows = pipeline.switch_flows(switch)
+        found['switch_flows'].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        security_groups.network_flows(switch, world.network['id'], members)
+        found['network_flows'].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        flow_changes(flows, flows)
+        found['flow_changes'].append(time.perf_counter() - started)
+    found['flows'] = len(flows)
+    os.unlink(copy)
+    return found
+
+
 def part_change(worlds, args):
-    """{count: {trial: [sample dict]}}."""
+    """{count: {trial: [sample dict]}}, and {count: in_process(world)}."""
     results = {}
+    computed = {}
     for world in worlds:
+        computed[world.count] = in_process(world)
         trials = Trials(world)
         plan = trials.plan()
         samples = collections.defaultdict(list)
@@ -560,7 +607,7 @@ def part_change(worlds, args):
             print('  %d ports: repeat %d of %d done' % (world.count, repeat + 1,
                                                         args.repeat), flush=True)
         results[world.count] = {name: samples[name] for name, _, _ in plan}
-    return results
+    return results, computed
 
 
 def mmm(values, scale=1000.0, fmt='%.0f'):
@@ -568,7 +615,7 @@ def mmm(values, scale=1000.0, fmt='%.0f'):
     return ' / '.join(fmt % v for v in (values[0], statistics.median(values), values[-1]))
 
 
-def print_change(results, calibration):
+def print_change(results, computed, calibration):
     rows = [['one add-flow: exit -> event', len(calibration['one']),
              mmm(calibration['one'], fmt='%.1f')]]
     for key in sorted((k for k in calibration if isinstance(k, tuple)),
@@ -595,6 +642,13 @@ def print_change(results, calibration):
                  'API answered ms min / med / max', 'first flow event ms',
                  'applied (last event) ms', 'flow events', 'controller CPU ms',
                  'monitor paused'], rows))
+    print()
+    rows = [[count, found['flows'], len(found['switch_flows']), mmm(found['switch_flows']),
+             mmm(found['network_flows']), mmm(found['flow_changes'])]
+            for count, found in sorted(computed.items())]
+    print(table(['one reconciliation, in process', 'flows', 'runs',
+                 'pipeline.switch_flows ms', '  of which security_groups.network_flows ms',
+                 'flow_changes (nothing changed) ms'], rows))
     print()
 
 
@@ -799,9 +853,9 @@ def run(args):
             print_flows(flows, args)
         if 'change' in args.parts:
             print('part 2: time to apply a change...', flush=True)
-            changes = part_change(worlds, args)
+            changes, computed = part_change(worlds, args)
             print()
-            print_change(changes, calibration)
+            print_change(changes, computed, calibration)
         if 'rate' in args.parts:
             print('part 3: packet rate through the firewall and without it...', flush=True)
             rates = part_rate(ovs, workdir, args)
