@@ -79,7 +79,6 @@ bench: $(STAMP)
 	$(PY) bench/port_views.py
 	$(PY) bench/firewall.py
 	$(PY) bench/routers.py
-	$(PY) bench/firewall.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
