@@ -243,7 +243,8 @@ def main():
         deployment.start()
         progress('registering projects alpha and beta (both %s), their ports, alpha\'s '
                  'srv6_encap_network to %s, the external network public (%s), a router per '
-                 'project, an ICMP rule and a floating IP for alpha over REST%s'
+                 'project, ICMP from anywhere in both default security groups and a floating IP for '
+                 'alpha over REST%s'
                  % (srv6.CIDR, srv6.SERVICE_IP, srv6.EXTERNAL_CIDR, ', through %s in turn'
                     % ' and '.join(deployment.apis.urls) if args.distributed else ''))
         topo = srv6.SRv6Topo(n=args.hosts, m=args.vms, api=deployment.apis,

@@ -27,14 +27,15 @@ Layout (n hosts, m VMs each):
     nftables.
   * ``inet``: the internet host, 203.0.113.1/24 on gw1-ext's segment: the
     gateway of the external network ``public``; it routes 10.0.0.0/16 to
-    alpha's router (which must not let it in).
+    alpha's router and each beta VM's address to beta's (which must not let
+    it in).
   * VMs ``aIJ`` / ``bIJ``: mininet hosts of project alpha / beta, alternating
     on each host, address 10.0.I.(10+J) in 10.0.0.0/16 (the same CIDR in both
     projects; addresses kept unique so the matrix can name them). Alpha has an
     srv6_encap_network to the service; beta has not. Each project has a
     router on gw1 (gateway on public, its subnet as interface); the first
-    alpha VM has a floating IP, and alpha's default security group admits
-    ICMP from anywhere.
+    alpha VM has a floating IP, and both projects' default security groups
+    admit ICMP from anywhere (so that a router is what keeps inet out).
 
 Who programs the hosts: by default one controller outside (mininet's
 ``--controller``, the all-in-one srv6-ofapp): each Hypervisor relays
@@ -620,10 +621,11 @@ class SRv6Topo(Topo):
     North-south: the external network ``public`` (EXTERNAL_CIDR, gateway
     INTERNET_IP: the host ``inet`` on gw1's external interface), a router
     per project on gw1 with its gateway there and the project's subnet as
-    interface, and a floating IP for the first alpha VM, whose project's
+    interface, and a floating IP for the first alpha VM; each project's
     default security group admits ICMP from anywhere (as in Neutron, it
-    admits only its members otherwise). inet routes CIDR to alpha's router
-    (what it should never get through without a floating IP).
+    admits only its members otherwise), so that only the routers keep inet
+    out. inet routes CIDR to alpha's router and each beta VM's address to
+    beta's (what it should never get through without a floating IP).
 
     topo.vms: [dict(name, project, network, host, ip, mac, port, fip (or
     None))]; topo.networks: {project: network}; topo.routers: {project:
@@ -690,6 +692,11 @@ class SRv6Topo(Topo):
                           EXTERNAL_CIDR.split('/')[1])),
                       'ip link set inet-eth0 up',
                       'ip route add %s via %s' % (CIDR, self.routers['alpha']['external_ip'])]
+        # The same CIDR behind both routers: beta's VMs (their addresses
+        # differ from alpha's) each by a /32 to beta's router.
+        inet_setup += ['ip route add %s/32 via %s' % (vm['ip'], self.routers[vm['project']]
+                                                      ['external_ip'])
+                       for vm in self.vms if vm['project'] != 'alpha']
         self.addHost('spine', cls=Router, ip=None, setup=spine_setup)
         self.addHost('svc', cls=Router, ip=None, setup=svc_setup)
         self.addHost(gw, cls=NetworkNode, ip=None, index=NETWORK_NODE_INDEX, api=api,
@@ -707,8 +714,9 @@ class SRv6Topo(Topo):
                          intfName2=vm['tap'])
 
     def _north_south(self, api):
-        """The external network, a router per project, alpha's ICMP rule and
-        a floating IP for its first VM, over REST (the VMs' ports exist)."""
+        """The external network, a router per project, an ICMP rule in each
+        project's default security group and a floating IP for alpha's first
+        VM, over REST (the VMs' ports exist)."""
         public = create(api, 'network', name='public', **{'router:external': True})
         create(api, 'subnet', network_id=public['id'], cidr=EXTERNAL_CIDR,
                gateway_ip=INTERNET_IP, enable_dhcp=False, name='public-subnet',
@@ -722,11 +730,12 @@ class SRv6Topo(Topo):
             external = router['external_gateway_info']['external_fixed_ips'][0]
             self.routers[project] = dict(id=router['id'], name=router['name'],
                                          external_ip=external['ip_address'])
-        [group] = rest(api.next(), 'GET', '%s/security-groups?name=default&tenant_id=alpha'
-                       % V, project='alpha')['security_groups']
-        rest(api.next(), 'POST', V + '/security-group-rules', {'security_group_rule': {
-            'security_group_id': group['id'], 'direction': 'ingress', 'protocol': 'icmp',
-            'remote_ip_prefix': '0.0.0.0/0'}}, 'alpha')
+        for project in PROJECTS:
+            [group] = rest(api.next(), 'GET', '%s/security-groups?name=default&tenant_id=%s'
+                           % (V, project), project=project)['security_groups']
+            rest(api.next(), 'POST', V + '/security-group-rules', {'security_group_rule': {
+                'security_group_id': group['id'], 'direction': 'ingress', 'protocol': 'icmp',
+                'remote_ip_prefix': '0.0.0.0/0'}}, project)
         for vm in self.vms:
             vm['fip'] = None
         vm = next(vm for vm in self.vms if vm['project'] == 'alpha')
@@ -862,8 +871,8 @@ def expected_matrix(topo):
     or blocked. Each VM pings the others, svc and ``ext`` (the internet
     host: out through its project's router, as the router's address, SNAT,
     or its floating IP, FIP); ``inet`` (src dict(name='inet')) pings each
-    VM's floating IP, or its fixed IP through alpha's router (blocked: a
-    router lets in only replies and floating-IP traffic)."""
+    VM's floating IP, or its fixed IP through its project's router
+    (blocked: a router lets in only replies and floating-IP traffic)."""
     rows = []
     for src in topo.vms:
         for dst in topo.vms:
@@ -891,21 +900,29 @@ def outside_source(topo, vm):
     return vm.get('fip') or topo.routers[vm['project']]['external_ip']
 
 
-ECHO = re.compile(r' IP ([0-9.]+) > %s: ICMP echo request, .* length (\d+)'
-                  % re.escape(INTERNET_IP))
+ECHO = re.compile(r' IP ([0-9.]+) > ([0-9.]+): ICMP echo request, .* length (\d+)')
 
 
 class Capture:
-    """tcpdump on inet: the echo requests reaching INTERNET_IP. Each VM's
-    pings to ``ext`` carry a payload size of their own (payload_size),
-    which tells whose request arrived from which source address."""
+    """tcpdump on one interface of one node: the ICMP echo requests that
+    match ``expression``. Started with its constructor; ``wait()`` returns
+    once it captures, ``stop()`` returns [(source, destination, payload
+    size)] of what it saw.
 
-    def __init__(self, net, timeout=5):
-        self.proc = net.get('inet').popen(
-            ['tcpdump', '-l', '-n', '-i', 'inet-eth0',
-             'icmp[icmptype] == icmp-echo and dst host %s' % INTERNET_IP],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        # Capturing once it says so on stderr.
+    On inet (dst INTERNET_IP) it tells from which address each VM's pings
+    to ``ext`` arrived: each VM pings with a payload size of its own
+    (payload_size). On a VM (src INTERNET_IP) it tells whether inet's pings
+    really got to the VM, and at which address: a router holds its floating
+    IPs as local addresses, so it would answer them itself if its DNAT did
+    not happen."""
+
+    def __init__(self, node, intf, expression):
+        self.name = '%s %s' % (node.name, intf)
+        self.proc = node.popen(['tcpdump', '-l', '-n', '-i', intf, expression],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def wait(self, timeout=5):
+        """Until it says on stderr that it is listening."""
         deadline = time.monotonic() + timeout
         said = b''
         while b'listening on' not in said and time.monotonic() < deadline:
@@ -917,35 +934,47 @@ class Capture:
                 said += chunk
         if b'listening on' not in said:
             self.stop()
-            raise RuntimeError('tcpdump on inet did not start: %s'
-                               % said.decode(errors='replace').strip())
+            raise RuntimeError('tcpdump on %s did not start: %s'
+                               % (self.name, said.decode(errors='replace').strip()))
 
     @staticmethod
     def payload_size(index):
         return 100 + index
 
     def stop(self):
-        """{payload size: set of source addresses}."""
         self.proc.terminate()
         try:
             out = self.proc.communicate(timeout=5)[0]
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out = self.proc.communicate()[0]
-        seen = {}
-        for match in ECHO.finditer(out.decode(errors='replace')):
-            seen.setdefault(int(match.group(2)) - 8, set()).add(match.group(1))
-        return seen
+        return [(m.group(1), m.group(2), int(m.group(3)) - 8)
+                for m in ECHO.finditer(out.decode(errors='replace'))]
 
 
 def ping_matrix(net, topo):
-    """All pings at once, inet capturing the VMs' pings to it; [(src, name,
-    ip, path, got)], got: a reply came back and, toward ``ext``, inet saw
-    the pings from outside_source() only. Sets vm['seen'] (the sources
-    inet saw)."""
+    """All pings at once, inet capturing the VMs' pings to it and every VM
+    inet's pings to it; [(src, name, ip, path, got)], got: a reply came
+    back and, toward ``ext``, inet saw the pings from outside_source()
+    only; from inet, the VM saw them at its fixed IP (FIP), or no reply
+    came and the VM saw nothing (blocked). Sets vm['seen'] (the sources
+    inet saw) and vm['inbound'] (the addresses inet's pings reached the VM
+    at)."""
     rows = expected_matrix(topo)
     index = {vm['name']: k for k, vm in enumerate(topo.vms)}
-    capture = Capture(net)
+    captures = {'inet': Capture(net.get('inet'), 'inet-eth0',
+                                'icmp[icmptype] == icmp-echo and dst host %s' % INTERNET_IP)}
+    for vm in topo.vms:
+        captures[vm['name']] = Capture(net.get(vm['name']), vm['name'] + '-eth0',
+                                       'icmp[icmptype] == icmp-echo and src host %s'
+                                       % INTERNET_IP)
+    try:
+        for capture in captures.values():
+            capture.wait()
+    except RuntimeError:
+        for capture in captures.values():
+            capture.stop()
+        raise
     procs = []
     for src, name, ip, _ in rows:
         size = ['-s', str(Capture.payload_size(index[src['name']]))] if name == 'ext' else []
@@ -953,25 +982,34 @@ def ping_matrix(net, topo):
             ['ping', '-n', '-q', '-c', '3', '-i', '0.2', '-W', '1'] + size + [ip],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     replies = [proc.wait() == 0 for proc in procs]
-    seen = capture.stop()
+    seen = {name: capture.stop() for name, capture in captures.items()}
     for vm in topo.vms:
-        vm['seen'] = seen.get(Capture.payload_size(index[vm['name']]), set())
+        size = Capture.payload_size(index[vm['name']])
+        vm['seen'] = {source for source, _, got in seen['inet'] if got == size}
+        vm['inbound'] = {destination for _, destination, _ in seen[vm['name']]}
     results = []
     for (src, name, ip, path), got in zip(rows, replies):
         if name == 'ext':
             got = got and src['seen'] == {outside_source(topo, src)}
+        elif src['name'] == 'inet':
+            dst = next(vm for vm in topo.vms if vm['name'] == name)
+            if path == 'FIP':
+                got = got and dst['inbound'] == {dst['ip']}
+            else:
+                got = got or bool(dst['inbound'])
         results.append((src, name, ip, path, got))
     return results
 
 
 def format_table(topo):
     header = ('VM', 'project', 'network', 'host', 'MAC', 'leased', 'gateway', 'floating IP',
-              'seen at inet as')
+              'ext sees it as', 'inet reaches it at')
     lines = [header]
     for vm in topo.vms:
         lines.append((vm['name'], vm['project'], vm['network']['name'], vm['host'], vm['mac'],
                       vm.get('leased', '-'), vm.get('gateway', '-'), vm.get('fip') or '-',
-                      ', '.join(sorted(vm.get('seen') or ())) or '-'))
+                      ', '.join(sorted(vm.get('seen') or ())) or '-',
+                      ', '.join(sorted(vm.get('inbound') or ())) or '-'))
     return _columns(lines)
 
 
@@ -1017,12 +1055,16 @@ def format_matrix(topo, results):
 
 LEGEND = '\n'.join((
     'Reachability (row pings column; local = same host, SRv6 = across the underlay, '
-    'blocked = no reply, as expected;',
-    '  ext = the internet host %s: SNAT = reached, seen there as the project\'s router, '
-    'FIP = as the VM\'s floating IP;' % INTERNET_IP,
-    '  row inet = from the internet host: FIP = the VM answers at its floating IP, '
-    'blocked = its fixed IP,',
-    '  routed to r-alpha, is not let in):'))
+    'blocked = no reply, as expected).',
+    'North-south, through the projects\' routers on %s:' % NETWORK_NODE,
+    '  column ext: the VM pings the internet host inet (%s); SNAT = replies came and inet saw'
+    % INTERNET_IP,
+    '    the pings from the project\'s router\'s address, FIP = from the VM\'s floating IP;',
+    '  row inet: inet pings the VM at its floating IP if it has one, else at its fixed IP, routed',
+    '    to the VM\'s project\'s router; FIP = replies came and the VM got the pings at its fixed',
+    '    IP (the router NATed them, it did not answer them itself), blocked = no reply and nothing',
+    '    reached the VM (every VM\'s security group admits ICMP from anywhere: the router stopped',
+    '    them).'))
 
 
 def srv6demo(net, say=progress, checks=()):
@@ -1063,6 +1105,13 @@ def srv6demo(net, say=progress, checks=()):
         if name == 'ext':
             expected += ', seen from %s' % outside_source(topo, src)
             got = 'seen from %s' % (', '.join(sorted(src['seen'])) or 'nothing')
+        elif src['name'] == 'inet':
+            dst = next(vm for vm in topo.vms if vm['name'] == name)
+            expected += ', the VM seeing %s' % ('them at %s' % dst['ip'] if path == 'FIP'
+                                                else 'none')
+            got = '%s, the VM seeing %s' % (
+                'reply' if got else 'no reply',
+                'them at %s' % ', '.join(sorted(dst['inbound'])) if dst['inbound'] else 'none')
         else:
             got = 'reply' if got else 'no reply'
         print('MISMATCH: %s -> %s (%s): expected %s, got %s' % (
