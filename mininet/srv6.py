@@ -204,6 +204,36 @@ class Agent:
         return os.path.join(self.logdir, '%s-%s.log' % (self.kind, host))
 
 
+def _pidfile(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _running(pid):
+    """Whether ``pid`` is alive (neither gone nor a zombie)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_gone(pids, timeout=5):
+    """Until every one of ``pids`` has exited; SIGKILL (by PID) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in pids:
+        if _running(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 class HostKernel:
     """What a mininet node playing a host's kernel does, compute host
     (Hypervisor) or network node (NetworkNode): IPv6 DAD off and forwarding
@@ -514,9 +544,15 @@ class Hypervisor(HostKernel, Switch):
         d = self.dir
         if self.agent is not None:
             self.stop_agent()
+        # ovs-appctl exit answers before the daemon is gone (ovs-vswitchd
+        # still tears down its netdev ports): wait for both, or the sandbox
+        # can still hold this host's namespace through them.
+        pids = []
         for daemon in ('ovs-vswitchd', 'ovsdb-server'):
             if os.path.exists('%s/%s.ctl' % (d, daemon)):
+                pids.append(_pidfile('%s/%s.pid' % (d, daemon)))
                 quietRun('ovs-appctl -t %s/%s.ctl exit' % (d, daemon))
+        _wait_gone([pid for pid in pids if pid])
         if self.socat is not None:
             self.socat.terminate()
             try:

@@ -55,6 +55,7 @@ SANDBOX_OWN = 'sh|sandbox.sh|ps|grep|sort|tr|monitor|ovsdb-server|ovs-vswitchd'
 LEFTOVERS = (
     'echo "processes left: $(ps -e -o comm= | grep -v -x -E \'%s\' | sort | tr \'\\n\' \' \')."; '
     'echo "net namespaces: $(lsns -n -t net -o NS | wc -l)"; '
+    'echo "net namespaces held by: $(lsns -n -t net -o PID,COMMAND | tr -s \' \' | tr \'\\n\' \';\')"; '
     'echo "named namespaces: $(ls -A /run/netns | tr \'\\n\' \' \')."; '
     'echo "links: $(ip -o link show | cut -d: -f2 | tr -d \' \' | grep -v -x lo | tr \'\\n\' \' \')."; '
     'echo "etcd data: $(ls -A /tmp/srv6-demo/etcd 2>/dev/null | wc -l)"' % SANDBOX_OWN)
