@@ -4,7 +4,8 @@ mininet/sandbox.sh runs it in its own mount, PID and network namespaces with
 a private /run, /tmp and OVS, so mininet's destructive cleanup cannot reach
 the machine. The demo exits 1 when any lease or ping is not as expected,
 north-south included: the network node gw1's routers (SNAT, a floating IP)
-between the VMs and the internet host inet. ``--distributed`` runs the same
+between the VMs and the internet host inet, which captures what reaches it
+as every VM captures what reaches it from inet. ``--distributed`` runs the same
 network on etcd, two API servers, an agent inside every hypervisor and a
 gateway inside gw1.
 """
@@ -97,14 +98,38 @@ def matrix_of(out):
     return cells
 
 
+def vm_table_of(out):
+    """{VM: {column: cell}} of the demo's VM table (its column names have
+    spaces: the dashes under them give each column's extent)."""
+    lines = out[out.index('\nVM '):].strip('\n').split('\n\n', 1)[0].splitlines()
+    extents = [m.span() for m in re.finditer(r'-+', lines[1])]
+    names = [lines[0][a:b].strip() for a, b in extents]
+    return {line.split()[0]: {name: line[a:b].strip() for name, (a, b) in zip(names, extents)}
+            for line in lines[2:]}
+
+
 def assert_north_south(out, vms, fip='a11'):
     """Every VM out to ext through SNAT (its floating IP for ``fip``); inet
-    reaches ``fip`` at its floating IP and no other VM."""
+    reaches ``fip`` at its floating IP, the VM getting the pings at its
+    fixed IP, and no other VM (blocked: no reply and nothing at the VM)."""
     cells = matrix_of(out)
     for vm in vms:
         assert cells[vm, 'ext'] == ('FIP' if vm == fip else 'SNAT'), out
         assert cells['inet', vm] == ('FIP' if vm == fip else 'blocked'), out
     assert not [cell for cell in cells.values() if cell.startswith('FAIL')], out
+    table = vm_table_of(out)
+    assert sorted(table) == sorted(vms), out
+    floating = table[fip]['floating IP']
+    assert floating.startswith('203.0.113.'), out
+    assert table[fip]['ext sees it as'] == floating, out
+    assert table[fip]['inet reaches it at'] == table[fip]['leased'], out
+    # SNAT: the others seen as their project's router (the Routers lines).
+    routers = dict(re.findall(r'^  r-\S+ \(project (\w+)\): external ([0-9.]+),', out, re.M))
+    assert sorted(routers) == ['alpha', 'beta'] and routers['alpha'] != routers['beta'], out
+    for vm in vms:
+        if vm != fip:
+            assert table[vm]['floating IP'] == '-' and table[vm]['inet reaches it at'] == '-', out
+            assert table[vm]['ext sees it as'] == routers[table[vm]['project']], out
 
 
 def test_two_host_demo_passes_and_leaves_nothing():
