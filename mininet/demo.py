@@ -6,16 +6,19 @@ Run inside the sandbox (mininet/sandbox.sh), with the virtualenv's python::
                                                         [--distributed]
 
 It starts srv6-ofapp on a sqlite store in the sandbox's private /tmp, builds
-the SRv6Topo of mininet/srv6.py (registering everything over REST), lets the
-VMs take DHCP, prints the VM table and the reachability matrix, and exits 1
-when any lease or ping differs from what is expected.
+the SRv6Topo of mininet/srv6.py (registering everything over REST: two
+projects, their routers on the network node gw1 with a gateway on the
+external network of the internet host inet, a floating IP), lets the VMs
+take DHCP, prints the VM table, the routers and the reachability matrix
+(east-west, the service, north-south both ways), and exits 1 when any lease
+or ping differs from what is expected.
 
 With --distributed the same network is driven by the distributed
 deployment instead (mininet/distributed.py): a 3-member etcd cluster and two
 API servers (--role api) in the sandbox's root namespace, everything
-registered through the two in turn, and an agent (--role agent) inside
-every hypervisor; it also checks that GET /v2.0/agents shows every agent
-alive.
+registered through the two in turn, an agent (--role agent) inside every
+hypervisor and a gateway (--role gateway) inside gw1; it also checks that
+GET /v2.0/agents shows every one of them alive.
 """
 
 import argparse
@@ -84,6 +87,7 @@ class AllInOne:
 
     controller = None
     agent = None        # the hypervisors relay OpenFlow to us instead
+    gateway = None      # and we build gw1's routers from outside
     building = ''
     checks = ()
 
@@ -136,10 +140,14 @@ class Distributed:
         agent_store = self.etcd.url(srv6.MGMT_IP)
         self.agent = srv6.Agent([sys.executable, '-m', 'srv6_ofapp', '--role', 'agent',
                                  '--store', agent_store], ROOT, WORK)
+        cluster = '%s=%s' % (srv6.CLUSTER, agent_store)
+        self.gateway = srv6.Agent([sys.executable, '-m', 'srv6_ofapp', '--role', 'gateway',
+                                   '--cluster', cluster], ROOT, WORK, kind='gateway')
         self.mininet_controller = None
         self.building = ('; each hypervisor, once its namespace exists, gets a management '
-                         'veth to %s and starts its agent (--role agent --store %s)'
-                         % (srv6.MGMT_IP, agent_store))
+                         'veth to %s and starts its agent (--role agent --store %s), '
+                         '%s its gateway (--role gateway --cluster %s)'
+                         % (srv6.MGMT_IP, agent_store, srv6.NETWORK_NODE, cluster))
         self.starting_hypervisors = (
             'starting hypervisors (own ovsdb-server + ovs-vswitchd each, host registered '
             'over REST without netns, then br-int connected to its agent on '
@@ -151,15 +159,20 @@ class Distributed:
         return (self.check_agents,)
 
     def check_agents(self, net):
-        """Every hypervisor's agent alive in GET /v2.0/agents; which API
-        servers served the demo."""
+        """Every hypervisor's agent and gw1's L3 agent alive in GET
+        /v2.0/agents; which API servers served the demo."""
         api = self.apis.next()
         agents = srv6.rest(api, 'GET', srv6.V + '/agents')['agents']
         alive = {a['host']: a['alive'] for a in agents}
-        hosts = sorted(s.name for s in net.switches if isinstance(s, srv6.Hypervisor))
-        listed = ', '.join('%s %s' % (h, 'alive' if alive.get(h) else
-                                      'NOT ALIVE' if h in alive else 'MISSING')
-                           for h in sorted(set(hosts) | set(alive)))
+        types = {a['host']: a['agent_type'] for a in agents}
+        hosts = sorted(node.name for node in kernels(net))
+
+        def state(host):
+            text = 'alive' if alive.get(host) else 'NOT ALIVE' if host in alive else 'MISSING'
+            if types.get(host) == 'L3 agent':
+                text += ' (L3 agent)'
+            return '%s %s' % (host, text)
+        listed = ', '.join(state(h) for h in sorted(set(hosts) | set(alive)))
         used = ', '.join('%s (%d requests)' % (url, count)
                          for url, count in self.apis.used.items())
         return (all(alive.get(h) for h in hosts),
@@ -172,22 +185,22 @@ class Distributed:
             parts.append('--- %s (tail) ---\n%s' % (server.log_path,
                                                     distributed.tail(server.log_path)))
         for name in sorted(os.listdir(WORK)) if os.path.isdir(WORK) else ():
-            if name.startswith('agent-'):
+            if name.startswith(('agent-', 'gateway-')):
                 path = os.path.join(WORK, name)
                 parts.append('--- %s (tail) ---\n%s' % (path, distributed.tail(path)))
         return '\n'.join(parts)
 
     def stop_processes(self, net):
-        """The agents and API servers, all at once (SIGTERM by PID, then
-        wait for each), while etcd is up: the agents revoke their leases."""
-        hypervisors = [s for s in net.switches if isinstance(s, srv6.Hypervisor)] \
-            if net is not None else []
-        for hv in hypervisors:
-            hv.stop_agent(wait=False)
+        """The agents, the gateway and the API servers, all at once (SIGTERM
+        by PID, then wait for each), while etcd is up: the agents revoke
+        their leases."""
+        nodes = kernels(net) if net is not None else []
+        for node in nodes:
+            node.stop_agent(wait=False)
         for server in self.api_servers:
             server.stop(wait=False)
-        for hv in hypervisors:
-            hv.stop_agent()
+        for node in nodes:
+            node.stop_agent()
         for server in self.api_servers:
             server.stop()
 
@@ -198,6 +211,11 @@ class Distributed:
             net.stop()
         if self.etcd is not None:
             self.etcd.stop()
+
+
+def kernels(net):
+    """The mininet nodes playing hosts' kernels: hypervisors and gw1."""
+    return [node for node in net.switches + net.hosts if isinstance(node, srv6.HostKernel)]
 
 
 def main():
@@ -223,14 +241,17 @@ def main():
     ok = False
     try:
         deployment.start()
-        progress('registering projects alpha and beta (both %s), their ports and alpha\'s '
-                 'srv6_encap_network to %s over REST%s'
-                 % (srv6.CIDR, srv6.SERVICE_IP, ', through %s in turn'
+        progress('registering projects alpha and beta (both %s), their ports, alpha\'s '
+                 'srv6_encap_network to %s, the external network public (%s), a router per '
+                 'project, ICMP from anywhere in both default security groups and a floating IP for '
+                 'alpha over REST%s'
+                 % (srv6.CIDR, srv6.SERVICE_IP, srv6.EXTERNAL_CIDR, ', through %s in turn'
                     % ' and '.join(deployment.apis.urls) if args.distributed else ''))
         topo = srv6.SRv6Topo(n=args.hosts, m=args.vms, api=deployment.apis,
-                             agent=deployment.agent)
-        progress('building mininet: %d hosts x %d VMs, spine, svc%s'
-                 % (args.hosts, args.vms, deployment.building))
+                             agent=deployment.agent, gateway=deployment.gateway)
+        progress('building mininet: %d hosts x %d VMs, spine, svc, network node %s (registered '
+                 'once its links exist) and inet%s'
+                 % (args.hosts, args.vms, srv6.NETWORK_NODE, deployment.building))
         # build=False, then build(): a half-built net is still ours to stop
         # (with --distributed its hypervisors have started their agents).
         net = Mininet(topo=topo, controller=deployment.mininet_controller,
