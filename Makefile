@@ -10,10 +10,11 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages: Open vSwitch (userspace datapath), etcd (the distributed
 # store's tests start real members; apt does not start a service here) and
 # the real clients and tools the integration tests and benchmarks drive
-# (kea-admin: ISC's perfdhcp, bench/perfdhcp.py; iperf3: bench/firewall.py).
+# (kea-admin: ISC's perfdhcp, bench/perfdhcp.py; iperf3: bench/firewall.py;
+# nftables and conntrack: a network node's routers).
 APT_PACKAGES ?= python3-venv openvswitch-switch etcd-server udhcpc isc-dhcp-client \
 	dnsmasq-base arping tcpdump ethtool iproute2 iputils-ping mininet socat nftables kea-admin \
-	iperf3
+	iperf3 conntrack
 DEMO_ARGS ?=
 SERVE_ARGS ?=
 # Debian's mininet is pure Python: the venv sees it through one symlink

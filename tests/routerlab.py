@@ -17,7 +17,7 @@ import tempfile
 from tests import netlab
 from tests import routerworld
 
-TOOLS = ('nft', 'tcpdump')
+TOOLS = ('nft', 'tcpdump', 'conntrack')
 INTERNET = '203.0.113.1'
 VM = '10.0.0.5'
 ROUTER_SID = 'fd00::8:0:0:a9fe:9'
@@ -163,3 +163,15 @@ def snapshot(lab):
                              'proto', '83').stdout for family in ('-4', '-6')) + (
             sh('ip', '-n', ns, '-4', 'addr').stdout, nat_ruleset(ns))
     return state
+
+
+def connections(netns, address):
+    """How many of ``netns``'s conntrack entries ``address`` is the original
+    destination (DNAT) or the reply destination (SNAT) of."""
+    total = 0
+    for flag in ('--orig-dst', '--reply-dst'):
+        out = sh('ip', 'netns', 'exec', netns, 'conntrack', '-L', flag, address,
+                 check=False).stdout
+        total += sum(1 for line in out.splitlines() if line.strip())
+    return total
+

@@ -68,3 +68,24 @@ def sysctl(netns, key, value, *more):
 def nft(netns, ruleset):
     """Load ``ruleset`` (nft syntax) into ``netns`` as one transaction."""
     run(in_netns(netns, ['nft', '-f', '-']), input=ruleset)
+
+
+def nft_json(netns, *args):
+    """``nft -j ARGS`` in ``netns``, its ``nftables`` list ([] when the
+    object is not there)."""
+    result = run(in_netns(netns, ['nft', '-j'] + list(args)), check=False)
+    if result.returncode != 0:
+        return []
+    return json.loads(result.stdout or '{}').get('nftables', [])
+
+
+def forget_connections(netns, address):
+    """Delete the connections of ``netns``'s conntrack table that were NATed
+    to or from ``address``: those it was the original destination of
+    (DNAT) and those it answers as (SNAT).  conntrack exits 1 when it found
+    none, which is no error."""
+    for flag in ('--orig-dst', '--reply-dst'):
+        result = run(in_netns(netns, ['conntrack', '-D', flag, address]), check=False)
+        if result.returncode != 0 and 'flow entries have been deleted' not in result.stderr:
+            raise RuntimeError('conntrack -D %s %s failed: %s'
+                               % (flag, address, result.stderr.strip()))

@@ -168,8 +168,11 @@ class RouterDriver:
         linux.ip_batch(netns, commands)
         ruleset = router_state.nat_ruleset(router)
         if before is _UNKNOWN or router_state.nat_ruleset(before) != ruleset:
+            mapped = _mapped_floating_ips(netns) if before is _UNKNOWN else before
             # One transaction: the old table goes and the new one comes at once.
             linux.nft(netns, 'table ip {0}\ndelete table ip {0}\n'.format(NAT_TABLE) + ruleset)
+            for fip in router_state.floating_ips_gone(mapped, router):
+                linux.forget_connections(netns, fip)
         linux.ip(self.host_netns, 'link', 'set', self._link_of(netns),
                  'alias', router_state.digest(router))
         self.routers[netns] = router
@@ -277,6 +280,16 @@ class RouterDriver:
         self.routes.forget_where(self.host_netns, lambda route: route.oif == link)
         self.routers.pop(netns, None)
         self.digests.pop(netns, None)
+
+
+def _mapped_floating_ips(netns):
+    """The (floating IP, fixed IP) pairs of the floating_dnat map in
+    ``netns``'s NAT table, as an earlier run left it."""
+    pairs = []
+    for item in linux.nft_json(netns, 'list', 'map', 'ip', NAT_TABLE, 'floating_dnat'):
+        for fip, fixed in item.get('map', {}).get('elem', ()):
+            pairs.append((fip, fixed))
+    return pairs
 
 
 def _external_addresses(router):

@@ -250,6 +250,16 @@ def nat_ruleset(router):
     return '\n'.join(lines) + '\n'
 
 
+def floating_ips_gone(before, router):
+    """The floating IPs whose mapping ``before`` (a Router, or the pairs the
+    kernel's floating_dnat map holds) has and ``router`` has not: their
+    connections must end, as Neutron ends them, or a disassociated address
+    would keep reaching its old VM (conntrack remembers the NAT)."""
+    old = set(before.floating_ips if isinstance(before, Router) else before)
+    new = set(router.floating_ips if router.external is not None else ())
+    return sorted({fip for fip, fixed in old - new})
+
+
 def digest(router):
     """A short fingerprint of everything of ``router`` but its routes: what
     the router driver leaves in its namespace to know, after a restart,

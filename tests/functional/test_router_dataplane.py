@@ -5,13 +5,16 @@ touch only their own router, and the routers of two clusters side by side
 (the lab: tests/routerlab.py).
 """
 
+import time
+
 import pytest
 
 from srv6_ofapp.dataplane import router_state
 from srv6_ofapp.dataplane.router_driver import RouterDriver
 from tests import netlab
 from tests import routerworld
-from tests.routerlab import ROUTER_SID, TOOLS, VM, lab, nat_ruleset, sh, snapshot
+from tests.routerlab import (INTERNET, ROUTER_SID, SOURCE, TOOLS, VM, connections, lab,
+                             nat_ruleset, sh, snapshot)
 
 pytestmark = pytest.mark.skipif(netlab.unavailable_reason(TOOLS) is not None,
                                 reason=str(netlab.unavailable_reason(TOOLS)))
@@ -76,6 +79,52 @@ def test_snat_floating_ip_restart_and_removal():
         assert net.router_namespaces() == []
         assert ROUTER_SID not in sh('ip', '-n', net.gw, '-6', 'route').stdout
         driver.close()
+
+
+def test_a_disassociated_floating_ip_ends_its_connections():
+    """conntrack remembers a connection's NAT: without forgetting it, a VM's
+    connection that went out as its floating IP would go on doing so (and
+    be answered through it) after the floating IP was disassociated.  The
+    same after a restart, when the driver learns the old mappings from the
+    kernel's map.  (What comes in to a floating IP is not confirmed in the
+    router's conntrack: it leaves through a seg6 encap route on input, so
+    the VM's answer is what conntrack keeps.)"""
+    fip = '203.0.113.20'
+    with lab() as net:
+        plain = net.world()
+        floating = net.world(fips=[(fip, VM)], router_id=plain['router']['id'])
+        driver, _ = apply(floating)
+        [router_ns] = net.router_namespaces()
+        pinging = net.spawn_ping(0, 'out', count=400, interval=0.02)
+        try:
+            wait_until(lambda: net.ping_log('out').count('bytes from') >= 5)
+            assert connections(router_ns, fip) == 1
+            driver, _ = apply(plain, driver=driver)
+            assert connections(router_ns, fip) == 0
+            # The same ping goes on, now as the router's address.
+            with netlab.Capture('eth0', 'icmp and dst host %s' % INTERNET,
+                                netns=net.inet) as capture:
+                time.sleep(0.5)
+            seen = {m.group(1) for m in map(SOURCE.search, capture.stop()) if m}
+            assert seen == {'203.0.113.10'}
+        finally:
+            pinging.kill()
+            pinging.wait()
+
+        # Again, with the driver restarted in between.
+        driver, _ = apply(floating, driver=driver)
+        assert net.ping_out() and connections(router_ns, fip) == 1
+        driver.close()
+        driver, changes = apply(plain)
+        assert changes >= 1 and connections(router_ns, fip) == 0
+        driver.close()
+
+
+def wait_until(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, 'timed out'
+        time.sleep(0.05)
 
 
 def test_interface_removal_cuts_the_path_back():

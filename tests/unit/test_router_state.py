@@ -108,6 +108,22 @@ def test_nat_ruleset():
     assert 'iifname "qg" ip daddr @internal accept' in ruleset
 
 
+def test_floating_ips_gone_are_those_whose_mapping_went():
+    a, b = ('203.0.113.20', '10.0.0.5'), ('203.0.113.21', '10.0.0.6')
+    world = routerworld.world(fips=[a, b], extra_ports=['10.0.0.6'])
+    [router] = router_state.routers_state(routerworld.replica(world),
+                                          world['gw1']).routers.values()
+    gone = router_state.floating_ips_gone
+    assert gone(router, router) == []
+    assert gone(router, router._replace(floating_ips=(b,))) == ['203.0.113.20']
+    # Moved to another VM: the old connections go too.
+    moved = router._replace(floating_ips=(('203.0.113.20', '10.0.0.6'), b))
+    assert gone(router, moved) == ['203.0.113.20']
+    # Without a gateway no floating IP is mapped; pairs read from the kernel.
+    assert gone([a, b], router._replace(external=None)) == ['203.0.113.20', '203.0.113.21']
+    assert gone([], router) == []
+
+
 @pytest.mark.skipif(subprocess.run(['which', 'nft'], capture_output=True).returncode != 0,
                     reason='nft is not installed')
 @pytest.mark.parametrize('fips', [(), (('203.0.113.20', '10.0.0.5'),)])
