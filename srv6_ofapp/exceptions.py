@@ -292,6 +292,10 @@ class SecurityGroupInUse(Conflict):
     message = 'Security Group %(id)s in use.'
 
 
+class SecurityGroupConflict(Conflict):
+    message = 'Error %(reason)s while attempting the operation.'
+
+
 class SecurityGroupCannotRemoveDefault(Conflict):
     message = 'Insufficient rights for removing default security group.'
 

@@ -1,5 +1,6 @@
-"""What a security group rule's protocol means, for the model that checks
-rules and the edge that turns them into flows alike."""
+"""What a security group rule's protocol means, and whether a group is
+stateful, for the model that checks rules and the edge that turns them
+into flows alike."""
 
 # IANA protocol numbers of the names Neutron accepts (neutron-lib's
 # IP_PROTOCOL_MAP), and the names that mean any protocol.
@@ -27,3 +28,10 @@ def protocol_number(protocol):
     if protocol in ANY_PROTOCOL:
         return None
     return int(protocol) if str(protocol).isdigit() else PROTOCOLS[protocol]
+
+
+def is_stateful(group):
+    """Whether a security group is stateful: its ``stateful``, true for a
+    group stored before the attribute was (Neutron's migration made every
+    existing group stateful)."""
+    return group.get('stateful', True)

@@ -24,6 +24,14 @@ original direction, so a rule change takes effect on connections already
 open: one that no rule allows any more is marked (ct_mark 1) and dropped
 from then on, replies included -- Neutron's way.
 
+A port whose groups are stateless (``stateful`` false; the API keeps a
+port's groups all one kind) gets no conntrack, as Neutron's iptables
+drivers give it NOTRACK and OVN allow-stateless ACLs: its frames go
+through the same tables, its rules' flows are the same matches without
+ct_state, and what one allows goes on (egress to l2, ingress to the port)
+uncommitted.  Nothing else passes: no reply is implied, a rule must allow
+it.
+
 A rule with a remote_group_id becomes a conjunction: dimension 1 is the
 group members' addresses (per network on this switch), dimension 2 the
 rest of the rule (per port), so flows grow with members plus ports, not
@@ -40,7 +48,7 @@ from os_ken.lib.packet import ether_types
 from srv6_ofapp.edge.flows import (COOKIE_NETWORK, COOKIE_PORT, COOKIE_SWITCH, cookie,
                                    make_flow, network_tag)
 from srv6_ofapp.edge.tables import PORT_REG
-from srv6_ofapp.sg_rules import ICMP_PROTOCOLS, protocol_number
+from srv6_ofapp.sg_rules import ICMP_PROTOCOLS, is_stateful, protocol_number
 
 # Connection tracking states (OVS's ct_state bits), as (value, mask): every
 # mask but INVALID's says -inv, so that no two flows of one priority overlap.
@@ -53,6 +61,11 @@ NOT_EST = (TRK, TRK | EST | INV)
 EST = (TRK | EST, TRK | EST | INV)
 INVALID = (TRK | INV, TRK | INV)
 STATES = (NEW_NOT_EST, EST_NOT_REL_RPL)
+# A stateless port's rules match whatever the connection state: one flow.
+UNTRACKED = (None,)
+# What a stateless port's conjunction keys end with (their ids differ from
+# a stateful port's, whose key is as before).
+STATELESS = 'stateless'
 # A connection no rule allows any more.
 DENIED_MARK = 1
 
@@ -67,6 +80,22 @@ IPV4 = ether_types.ETH_TYPE_IP
 def filtered(port):
     """Whether the port's traffic goes through its security groups."""
     return bool(port['port_security_enabled'])
+
+
+def tracked(replica, port):
+    """Whether a filtered port's traffic goes through conntrack: unless all
+    of its groups (one at least) are stateless."""
+    groups = [replica.security_group(group_id)
+              for group_id in port.get('security_groups') or ()]
+    return not groups or any(group is None or is_stateful(group) for group in groups)
+
+
+def _states(is_tracked):
+    return STATES if is_tracked else UNTRACKED
+
+
+def _state_match(state):
+    return {} if state is None else {'ct_state': state}
 
 
 def ct(table=None, commit=False, mark=None):
@@ -104,12 +133,44 @@ def port_flows(switch, lp):
         flows.append(make_flow(table, priority, port_cookie, instructions,
                                **dict(match, **{PORT_REG: ofport})))
 
-    egress_accept = [('goto', 'sg_egress_accept')]
+    is_tracked = tracked(switch.replica, port)
+    states = _states(is_tracked)
     deliver = [('apply', (('output', ofport),))]
-    add('sg_egress', 100, [('apply', (ct('sg_egress_rules'),))], eth_type=IPV4)
-    add('sg_ingress', 100, [('apply', (('ct_clear',), ct('sg_ingress_rules')))],
-        eth_type=IPV4)
     add('sg_ingress', 90, deliver)  # ARP replies and the like: not for conntrack
+    if is_tracked:
+        egress_accept = [('goto', 'sg_egress_accept')]
+        add('sg_egress', 100, [('apply', (ct('sg_egress_rules'),))], eth_type=IPV4)
+        add('sg_ingress', 100, [('apply', (('ct_clear',), ct('sg_ingress_rules')))],
+            eth_type=IPV4)
+        _tracked_flows(add, egress_accept, deliver)
+    else:
+        # No conntrack (what the sender's zone said is cleared); no commit.
+        egress_accept = [('goto', 'l2')]
+        add('sg_egress', 100, [('goto', 'sg_egress_rules')], eth_type=IPV4)
+        add('sg_ingress', 100, [('apply', (('ct_clear',),)), ('goto', 'sg_ingress_rules')],
+            eth_type=IPV4)
+    for direction, table, accept in (('egress', 'sg_egress_rules', egress_accept),
+                                     ('ingress', 'sg_ingress_rules', deliver)):
+        plain, joined = _port_rules(switch.replica, port, direction, is_tracked)
+        for rule in plain:
+            for match, priority in _rule_matches(rule, direction, conjunction=False):
+                for state in states:
+                    add(table, priority, _accept(accept, state, direction), eth_type=IPV4,
+                        **_state_match(state), **match)
+        for match, priority, conj_ids in _dimension_two(joined, direction):
+            for step, state in enumerate(states):
+                add(table, priority, [('apply', tuple(('conjunction', c + step, 2, 2)
+                                                      for c in conj_ids))],
+                    eth_type=IPV4, **_state_match(state), **match)
+                for conj_id in conj_ids:
+                    add(table, priority, _accept(accept, state, direction), eth_type=IPV4,
+                        conj_id=conj_id + step, **_state_match(state))
+    return flows
+
+
+def _tracked_flows(add, egress_accept, deliver):
+    """A stateful port's flows besides its rules: the replies of what they
+    let through; what none lets through any more."""
     for table, accept in (('sg_egress_rules', egress_accept), ('sg_ingress_rules', deliver)):
         # Replies and related packets of connections the rules let through.
         add(table, 50, accept, eth_type=IPV4, ct_state=EST_REPLY, ct_mark=0)
@@ -119,23 +180,6 @@ def port_flows(switch, lp):
         add(table, 40, [], eth_type=IPV4, ct_state=NOT_EST)
         add(table, 40, [('apply', (ct(commit=True, mark=DENIED_MARK),))], eth_type=IPV4,
             ct_state=EST)
-    for direction, table, accept in (('egress', 'sg_egress_rules', egress_accept),
-                                     ('ingress', 'sg_ingress_rules', deliver)):
-        plain, joined = _port_rules(switch.replica, port, direction)
-        for rule in plain:
-            for match, priority in _rule_matches(rule, direction, conjunction=False):
-                for state in STATES:
-                    add(table, priority, _accept(accept, state, direction), eth_type=IPV4,
-                        ct_state=state, **match)
-        for match, priority, conj_ids in _dimension_two(joined, direction):
-            for step, state in enumerate(STATES):
-                add(table, priority, [('apply', tuple(('conjunction', c + step, 2, 2)
-                                                      for c in conj_ids))],
-                    eth_type=IPV4, ct_state=state, **match)
-                for conj_id in conj_ids:
-                    add(table, priority, _accept(accept, state, direction), eth_type=IPV4,
-                        ct_state=state, conj_id=conj_id + step)
-    return flows
 
 
 def _accept(accept, state, direction):
@@ -146,7 +190,7 @@ def _accept(accept, state, direction):
     return accept
 
 
-def _port_rules(replica, port, direction):
+def _port_rules(replica, port, direction, is_tracked):
     """The IPv4 rules of ``direction`` of the port's groups: (plain rules,
     {conjunction key: rules with a remote group})."""
     plain, joined = [], collections.defaultdict(list)
@@ -155,17 +199,23 @@ def _port_rules(replica, port, direction):
             if rule['direction'] != direction or rule['ethertype'] != 'IPv4':
                 continue
             if rule['remote_group_id']:
-                joined[_conj_key(rule)].append(rule)
+                joined[_conj_key(rule, is_tracked)].append(rule)
             else:
                 plain.append(rule)
     return plain, joined
 
 
-def _conj_key(rule):
+def _conj_key(rule, is_tracked):
     """What one conjunction stands for: Neutron's (remote group, group,
-    direction, ethertype, priority offset)."""
-    return (rule['remote_group_id'], rule['security_group_id'], rule['direction'],
-            rule['ethertype'], _offset(rule, conjunction=True))
+    direction, ethertype, priority offset), and STATELESS for ports
+    without conntrack."""
+    key = (rule['remote_group_id'], rule['security_group_id'], rule['direction'],
+           rule['ethertype'], _offset(rule, conjunction=True))
+    return key if is_tracked else key + (STATELESS,)
+
+
+def _key_tracked(key):
+    return key[5:] != (STATELESS,)
 
 
 def conj_id(key):
@@ -281,25 +331,28 @@ def network_flows(switch, network_id, members):
     """For each conjunction the network's local ports use, the addresses of
     the remote group's members, as packets of this network show them; an
     address in several remote groups gets one flow with all their ids."""
-    wanted = collections.defaultdict(set)   # (direction, offset, address) -> ids
+    # (direction, offset, tracked, address) -> ids
+    wanted = collections.defaultdict(set)
     for lp in members:
         if not filtered(lp.port):
             continue
+        is_tracked = tracked(switch.replica, lp.port)
         for direction in ('egress', 'ingress'):
-            for key in _port_rules(switch.replica, lp.port, direction)[1]:
+            for key in _port_rules(switch.replica, lp.port, direction, is_tracked)[1]:
                 for address in _member_addresses(switch.replica, key[0]):
-                    wanted[(direction, key[4], address)].add(conj_id(key))
+                    wanted[(direction, key[4], _key_tracked(key), address)].add(conj_id(key))
     net_cookie = cookie(COOKIE_NETWORK, network_id)
     tag = network_tag(network_id)
     flows = []
-    for (direction, offset, address), ids in sorted(wanted.items(), key=repr):
+    for (direction, offset, is_tracked, address), ids in sorted(wanted.items(), key=repr):
         table = 'sg_egress_rules' if direction == 'egress' else 'sg_ingress_rules'
         field = 'ipv4_dst' if direction == 'egress' else 'ipv4_src'
-        for step, state in enumerate(STATES):
+        for step, state in enumerate(_states(is_tracked)):
             flows.append(make_flow(
                 table, RULE_PRIORITY + offset, net_cookie,
                 [('apply', tuple(('conjunction', c + step, 1, 2) for c in sorted(ids)))],
-                metadata=tag, eth_type=IPV4, ct_state=state, **{field: _ip_match(address)}))
+                metadata=tag, eth_type=IPV4, **_state_match(state),
+                **{field: _ip_match(address)}))
     return flows
 
 

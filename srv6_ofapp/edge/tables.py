@@ -24,6 +24,8 @@ Packet order, and what each table may assume:
                 security_groups.py.  IPv4 from a port with port security,
                 its ofport in reg5: through conntrack (zone reg5), then its
                 security groups' egress rules; what they allow goes on to l2.
+                A port whose groups are stateless skips conntrack: its rules
+                match without ct_state and send to l2 directly.
   33-49         free, between the firewall and forwarding.
   l2      (50)  l2.py.  Unicast by (network tag, destination MAC) to a local VM
                 or to the network's gateway port.  Nothing is ever flooded:
@@ -33,7 +35,8 @@ Packet order, and what each table may assume:
   sg_ingress (60), sg_ingress_rules (61)
                 security_groups.py.  IPv4 to a port with port security:
                 through conntrack (zone reg5), then its groups' ingress rules;
-                what they allow is output to the port.
+                what they allow is output to the port (stateless: no
+                conntrack, as in egress).
   62-79         free, after forwarding chose the port.
 
 Every table ends in an explicit priority-0 drop (flows.base_flows), so that

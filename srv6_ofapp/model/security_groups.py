@@ -9,6 +9,12 @@ none (so a port with port security and no group passes nothing but DHCP and
 ARP).  A rule's ``remote_group_id`` stands for the addresses of that
 group's member ports, wherever they are.
 
+A group is ``stateful`` (the default) or not: a stateless group's rules
+allow packets one by one, replies only when a rule allows them too.  As in
+Neutron, a port's groups are all stateful or all stateless
+(SecurityGroupConflict), and a group some port uses keeps its statefulness
+(SecurityGroupInUse).
+
 Store kinds:
   security_groups        the groups
   security_group_rules   the rules, each naming its security_group_id
@@ -21,7 +27,7 @@ import netaddr
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import resource
 from srv6_ofapp.sg_rules import (ICMP_PROTOCOLS, ICMPV6, PORT_PROTOCOLS, PROTOCOLS,
-                                 known_protocol, protocol_number)
+                                 is_stateful, known_protocol, protocol_number)
 
 DEFAULTS = 'defaultsecuritygroups'
 DEFAULT_NAME = 'default'
@@ -39,7 +45,7 @@ def ensure_default(txn, project):
     found = txn.get(DEFAULTS, project)
     if found is not None:
         return found['security_group_id']
-    group = resource.Resource.new_doc({'name': DEFAULT_NAME,
+    group = resource.Resource.new_doc({'name': DEFAULT_NAME, 'stateful': True,
                                        'description': 'Default security group'}, project)
     txn.put('security_groups', group['id'], group)
     txn.put(DEFAULTS, project, {'security_group_id': group['id']})
@@ -57,11 +63,23 @@ def port_groups(txn, ctx, port, requested):
         return [ensure_default(txn, port['tenant_id'])]
     if requested and not port['port_security_enabled']:
         raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+    statefulness = set()
     for group_id in requested:
         group = txn.get('security_groups', group_id)
         if group is None or group['tenant_id'] != port['tenant_id']:
             raise exc.SecurityGroupNotFound(id=group_id)
+        statefulness.add(is_stateful(group))
+    if len(statefulness) > 1:
+        raise exc.SecurityGroupConflict(
+            reason='Cannot apply both stateful and stateless security groups on the '
+                   'same port at the same time')
     return list(requested)
+
+
+def _in_use(txn, group):
+    """Whether a port is in ``group`` (ports are in their own project's)."""
+    return any(group['id'] in port.get('security_groups', ())
+               for port in txn.list('ports', where={'tenant_id': group['tenant_id']}))
 
 
 def _complete(rule):
@@ -168,6 +186,9 @@ class SecurityGroups(resource.Resource):
             raise exc.SecurityGroupCannotUpdateDefault()
         if changes.get('name', '').lower() == DEFAULT_NAME and doc['name'] != DEFAULT_NAME:
             raise exc.SecurityGroupDefaultAlreadyExists()
+        if 'stateful' in changes and changes['stateful'] != is_stateful(doc) and \
+                _in_use(txn, doc):
+            raise exc.SecurityGroupInUse(id=doc['id'])
         doc.update(changes)
         return doc
 
@@ -178,8 +199,7 @@ class SecurityGroups(resource.Resource):
     def delete(self, txn, doc):
         default = txn.get(DEFAULTS, doc['tenant_id'])
         is_default = default is not None and default['security_group_id'] == doc['id']
-        if any(doc['id'] in port.get('security_groups', ())
-               for port in txn.list('ports', where={'tenant_id': doc['tenant_id']})):
+        if _in_use(txn, doc):
             raise exc.SecurityGroupInUse(id=doc['id'])
         for rule in txn.list('security_group_rules', where={'security_group_id': doc['id']}):
             txn.delete('security_group_rules', rule['id'])
@@ -191,7 +211,7 @@ class SecurityGroups(resource.Resource):
             txn.delete(DEFAULTS, doc['tenant_id'])
 
     def view(self, views, doc):
-        return dict(views.standard(doc), security_group_rules=[
+        return dict(views.standard(doc), stateful=is_stateful(doc), security_group_rules=[
             views.standard(rule) for rule in views.rules_of(doc['id'])])
 
 

@@ -1,8 +1,9 @@
 """Security groups on a real OVS bridge (userspace datapath, userspace
 conntrack), VMs as namespaces: TCP, UDP and ICMP allowed and denied by
 rules in both directions, replies of allowed connections, the default
-group, remote groups following membership, and a rule change cutting an
-established connection it no longer allows."""
+group, remote groups following membership, a rule change cutting an
+established connection it no longer allows, and stateless groups (no
+conntrack: replies pass only when a rule allows them)."""
 
 import os
 import sys
@@ -99,8 +100,9 @@ class Firewall:
             self.close()
             raise
 
-    def group(self, name, *rules):
-        response = self.api.post(V + '/security-groups', {'security_group': {'name': name}})
+    def group(self, name, *rules, **attrs):
+        response = self.api.post(V + '/security-groups', {'security_group': dict(
+            attrs, name=name)})
         assert response.status_code == 201, response.text
         group = response.json()['security_group']
         for rule in rules:
@@ -248,3 +250,47 @@ def test_port_security_off_means_no_filtering(fw, vms):
         assert echo(vms['client'], open_vm, 'udp', 8080) == 'ok'
     finally:
         open_vm.destroy()
+
+
+def port_flows(fw, vm):
+    """The bridge's flows of one VM port's security groups (reg5: its ofport)."""
+    ofport = fw.lab.ovs.ofport(vm.tap)
+    return [f for f in fw.lab.ovs.dump_flows(fw.bridge)
+            if int(f['match'].get('reg5', '-1'), 0) == ofport]
+
+
+def uses_conntrack(flow):
+    return 'ct(' in flow['actions'] or any(k.startswith('ct_') for k in flow['match'])
+
+
+def test_a_stateless_group_passes_replies_only_when_a_rule_allows_them(fw, web):
+    group = fw.group('stateless', dict(direction='ingress', protocol='icmp',
+                                       port_range_min=8), stateful=False)
+    # Anything goes out: the egress rules a new group comes with.
+    a = fw.vm('sl-a', security_groups=[group['id']])
+    b = fw.vm('sl-b', security_groups=[group['id']])
+    try:
+        flows = port_flows(fw, a)
+        assert flows and not [f['raw'] for f in flows if uses_conntrack(f)]
+        # b's echo request reaches a and a answers, but no rule lets the
+        # reply into b: nothing remembers that b asked.
+        assert not b.ping(a.ip, count=2, timeout=2)
+        fw.rule(group['id'], direction='ingress', protocol='icmp', port_range_min=0)
+        eventually(lambda: b.ping(a.ip, count=1, timeout=2), 'the reply allowed by a rule')
+        # TCP alike: the server's port allowed in, its answers to the
+        # client's (ephemeral) port are not, until a rule allows them.
+        fw.rule(group['id'], direction='ingress', protocol='tcp', port_range_min=8080,
+                port_range_max=8080)
+        time.sleep(1)
+        assert echo(b, a, 'tcp', 8080) == 'TimeoutError'
+        fw.rule(group['id'], direction='ingress', protocol='tcp', port_range_min=1024,
+                port_range_max=65535)
+        eventually(lambda: echo(b, a, 'tcp', 8080) == 'ok', 'TCP answers allowed by a rule')
+        # Moved to a stateful group, a's flows are replaced: conntrack again.
+        fw.api.put(V + '/ports/' + a.port['id'], {'port': {'security_groups': [web['id']]}})
+        eventually(lambda: any(uses_conntrack(f) for f in port_flows(fw, a)),
+                   'conntrack flows for the moved port')
+        assert not [f['raw'] for f in port_flows(fw, b) if uses_conntrack(f)]
+    finally:
+        a.destroy()
+        b.destroy()

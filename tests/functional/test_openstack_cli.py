@@ -126,6 +126,20 @@ def test_an_operator_session(cli, client):
     cli.run('security', 'group', 'delete', 'web-sg')
     assert [g['name'] for g in client.get(V + '/security-groups').json()[
         'security_groups']] == ['default']
+    # A stateless group: it may not join the default (stateful) group on a
+    # port, and keeps its statefulness while a port uses it.
+    notrack = cli.json('security', 'group', 'create', 'notrack-sg', '--stateless')
+    assert notrack['stateful'] is False
+    mixed = cli.run('port', 'set', '--security-group', 'notrack-sg', 'vm1', check=False)
+    assert mixed.returncode == 1 and 'both stateful and stateless' in mixed.stderr, \
+        mixed.stderr
+    cli.run('port', 'set', '--no-security-group', '--security-group', 'notrack-sg', 'vm1')
+    in_use = cli.run('security', 'group', 'set', '--stateful', 'notrack-sg', check=False)
+    assert in_use.returncode == 1 and 'in use' in in_use.stderr, in_use.stderr
+    cli.run('port', 'set', '--no-security-group', '--security-group', 'default', 'vm1')
+    cli.run('security', 'group', 'set', '--stateful', 'notrack-sg')
+    assert cli.json('security', 'group', 'show', 'notrack-sg')['stateful'] is True
+    cli.run('security', 'group', 'delete', 'notrack-sg')
 
     # Unbinding, as Nova does when a server goes: the VRF goes with its last port.
     cli.run('port', 'unset', '--host', 'vm1')

@@ -173,3 +173,64 @@ def test_deleting_a_group_takes_the_rules_naming_it(alice):
                     remote_group_id=target['id']).json()['security_group_rule']
     assert alice.delete(V + '/security-groups/' + target['id']).status_code == 204
     assert alice.get(V + '/security-group-rules/' + rule['id']).status_code == 404
+
+
+def test_stateful_is_a_groups_attribute_as_in_neutron(alice):
+    extensions = alice.get(V + '/extensions').json()['extensions']
+    assert 'stateful-security-group' in {e['alias'] for e in extensions}
+    assert default_group(alice)['stateful'] is True
+    assert create_group(alice, 'tracked')['stateful'] is True
+    created = alice.post(V + '/security-groups', {'security_group': {
+        'name': 'untracked', 'stateful': False}})
+    assert created.status_code == 201, created.text
+    untracked = created.json()['security_group']
+    assert untracked['stateful'] is False
+    assert alice.get(V + '/security-groups/' + untracked['id']).json()[
+        'security_group']['stateful'] is False
+    assert error(alice.post(V + '/security-groups', {'security_group': {
+        'name': 'x', 'stateful': 'maybe'}})) == (400, 'HTTPBadRequest')
+    # Filterable, as the API's booleans are.
+    stateless = {g['id'] for g in groups(alice, stateful='false')}
+    assert untracked['id'] in stateless
+    assert not stateless & {g['id'] for g in groups(alice, stateful='true')}
+    # A group no port uses may change both ways.
+    for value in (True, False):
+        changed = alice.put(V + '/security-groups/' + untracked['id'], {
+            'security_group': {'stateful': value}})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()['security_group']['stateful'] is value
+
+
+def test_a_group_in_use_keeps_its_statefulness_and_ports_do_not_mix(alice):
+    network = alice.create('network', name='s')
+    alice.create('subnet', network_id=network['id'], cidr='10.3.0.0/24')
+    stateful = create_group(alice, 'stateful-one')
+    stateless = alice.post(V + '/security-groups', {'security_group': {
+        'name': 'stateless-one', 'stateful': False}}).json()['security_group']
+    port = alice.create('port', network_id=network['id'], security_groups=[stateless['id']])
+    refused = alice.put(V + '/security-groups/' + stateless['id'], {
+        'security_group': {'stateful': True}})
+    assert refused.status_code == 409
+    assert refused.json()['NeutronError']['type'] == 'SecurityGroupInUse'
+    assert refused.json()['NeutronError']['message'] == (
+        'Security Group %s in use.' % stateless['id'])
+    # Its value unchanged, or other attributes, still may be set.
+    same = alice.put(V + '/security-groups/' + stateless['id'], {
+        'security_group': {'stateful': False, 'description': 'no conntrack'}})
+    assert same.status_code == 200, same.text
+    mixed = alice.post(V + '/ports', {'port': {
+        'network_id': network['id'], 'security_groups': [stateful['id'], stateless['id']]}})
+    assert error(mixed) == (409, 'SecurityGroupConflict')
+    assert mixed.json()['NeutronError']['message'] == (
+        'Error Cannot apply both stateful and stateless security groups on the same port '
+        'at the same time while attempting the operation.')
+    added = alice.put(V + '/ports/' + port['id'], {'port': {
+        'security_groups': [stateless['id'], stateful['id']]}})
+    assert error(added) == (409, 'SecurityGroupConflict')
+    # Moved from one kind to the other whole, it is no longer in use.
+    moved = alice.put(V + '/ports/' + port['id'], {'port': {
+        'security_groups': [stateful['id']]}})
+    assert moved.status_code == 200, moved.text
+    freed = alice.put(V + '/security-groups/' + stateless['id'], {
+        'security_group': {'stateful': True}})
+    assert freed.status_code == 200, freed.text

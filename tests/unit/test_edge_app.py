@@ -21,7 +21,7 @@ from srv6_ofapp.edge.tables import TABLE_ID, TABLE_NAME
 from srv6_ofapp.runtime import HostReports, Role
 from srv6_ofapp.store.base import Change
 from tests.fakeswitch import FakeSwitch
-from tests.unit.test_pipeline import GW_MAC, World
+from tests.unit.test_pipeline import GW_MAC, World, rule
 
 # The table ids of the releases before ids were fixed: their list position.
 OLD_TABLE_ID = {'ingress': 0, 'arp': 1, 'dhcp': 2, 'l2': 3}
@@ -240,3 +240,34 @@ def test_iface_ids_found_later_bring_the_ports_flows(world, apps, monkeypatch):
     assert app.switches[1].ports.ofport_of(world.a1['id']) == 7
     assert pipeline.meters(pipeline.Switch(view, app.switches[1].ports, app.config, True)) \
         == {7: (7, 100, 50)}
+
+
+def test_a_port_moved_to_stateless_groups_gets_its_flows_replaced(world, apps):
+    """From a stateful group to a stateless one and back: the reconciliation
+    replaces the port's conntrack flows, and leaves nothing of them."""
+    group = {'id': 'g-stateful', 'tenant_id': 'p1', 'created_at': '2026-01-01T00:00:00Z'}
+    notrack = dict(group, id='g-stateless', stateful=False)
+    rules = [rule(group_id, direction) for group_id in (group['id'], notrack['id'])
+             for direction in ('ingress', 'egress')]
+    world.a1['security_groups'] = [group['id']]
+    replica = world.view(groups=[group, notrack], rules=rules)
+    switch = FakeSwitch(1, world.ofports)
+    app = connected(apps, world, switch, replica)
+
+    def a1_flows():
+        return [f for f in switch.read_flows() if ('reg5', 1) in f.match]
+
+    def uses_conntrack(flow):
+        actions = [a for i in flow.instructions if i[0] == 'apply' for a in i[1]]
+        return 'ct_state' in dict(flow.match) or any(a[0] == 'ct' for a in actions)
+
+    assert any(uses_conntrack(f) for f in a1_flows())
+    for groups, conntrack in (([notrack['id']], False), ([group['id']], True)):
+        old = replica.port(world.a1['id'])
+        change = Change(replica.revision + 1, 'ports', old['id'], old,
+                        dict(old, security_groups=groups))
+        replica.apply(change)
+        app._model_changed(change)
+        assert set(switch.read_flows()) == desired(app, switch)
+        assert any(uses_conntrack(f) for f in a1_flows()) is conntrack
+        assert a1_flows()

@@ -183,3 +183,113 @@ def test_arp_still_reaches_a_filtered_port(world):
            'eth_type': 0x0806, 'arp_op': 1, 'arp_sha': world.a2['mac_address'],
            'arp_spa': '10.0.0.12', 'arp_tha': '00:00:00:00:00:00', 'arp_tpa': '10.0.0.11'}
     assert delivered(switch.process(arp)) == [1]
+
+
+# -- stateless groups: no conntrack, no implied replies --------------------------------
+
+NOTRACK = 'notrack-group'
+
+
+def icmp(src, dst, icmp_type, in_port):
+    return {'in_port': in_port, 'eth_src': src['mac_address'], 'eth_dst': dst['mac_address'],
+            'eth_type': 0x0800, 'ipv4_src': src['fixed_ips'][0]['ip_address'],
+            'ipv4_dst': dst['fixed_ips'][0]['ip_address'], 'ip_proto': 1,
+            'icmpv4_type': icmp_type, 'icmpv4_code': 0}
+
+
+def stateless_groups(*ids):
+    return [dict(group, stateful=False) for group in groups(*ids)]
+
+
+def uses_conntrack(flow):
+    actions = [a for i in flow.instructions if i[0] == 'apply' for a in i[1]]
+    return 'ct_state' in dict(flow.match) or any(a[0] == 'ct' for a in actions)
+
+
+@pytest.fixture
+def stateless():
+    """a1 and a2 in a stateless group that lets echo requests in and
+    anything out."""
+    world = World()
+    world.a1['security_groups'] = world.a2['security_groups'] = [NOTRACK]
+    world.rules = [rule(NOTRACK, 'ingress', protocol='icmp', port_range_min=8),
+                   rule(NOTRACK, 'egress')]
+    return world
+
+
+def stateless_table(world, *extra_ports, conntrack=None, **switch):
+    view = world.view(*extra_ports, groups=groups(WEB) + stateless_groups(NOTRACK),
+                      rules=world.rules)
+    return world.table(view=view, conntrack=conntrack, **switch)
+
+
+def test_a_stateless_ports_flows_use_no_conntrack(stateless):
+    view = stateless.view(groups=stateless_groups(NOTRACK), rules=stateless.rules)
+    flows = [f for f in stateless.flows(view=view) if ('reg5', 1) in f.match]
+    assert flows and not [f for f in flows if uses_conntrack(f)]
+    # Its rules go in the stateful path's tables, with the same matches.
+    assert {f.table for f in flows} == {'sg_egress', 'sg_egress_rules', 'sg_ingress',
+                                        'sg_ingress_rules'}
+    tracked = World()
+    tracked.a1['security_groups'] = [NOTRACK]
+    tracked_flows = tracked.flows(view=tracked.view(groups=groups(NOTRACK),
+                                                    rules=stateless.rules))
+    rule_matches = {(f.table, f.priority, tuple(kv for kv in f.match if kv[0] != 'ct_state'))
+                    for f in tracked_flows if f.table.endswith('_rules') and
+                    ('reg5', 1) in f.match and f.priority >= sg.RULE_PRIORITY}
+    assert rule_matches == {(f.table, f.priority, f.match) for f in flows
+                            if f.table.endswith('_rules')}
+
+
+def test_a_stateless_rule_allows_packets_not_their_replies(stateless):
+    switch = stateless_table(stateless)
+    assert delivered(switch.process(icmp(stateless.a2, stateless.a1, 8, in_port=2))) == [1]
+    # The echo reply leaves a1 (egress: anything) but no rule lets it into a2.
+    assert switch.process(icmp(stateless.a1, stateless.a2, 0, in_port=1)) == []
+    assert switch.conntrack.connections == {}   # nothing was tracked, nothing committed
+    # Nor anything else that no rule allows.
+    assert switch.process(tcp(stateless.a2, stateless.a1, 22, in_port=2)) == []
+    # A rule for the replies lets them in.
+    stateless.rules.append(rule(NOTRACK, 'ingress', protocol='icmp', port_range_min=0))
+    switch = stateless_table(stateless)
+    assert delivered(switch.process(icmp(stateless.a1, stateless.a2, 0, in_port=1))) == [2]
+    assert switch.conntrack.connections == {}
+
+
+def test_a_stateless_port_talks_to_a_stateful_one(stateless):
+    """a1 stateful (serves port 80), a2 stateless: a2's replies need a rule
+    of its own, a1's conntrack works as before."""
+    stateless.a1['security_groups'] = [WEB]
+    stateless.rules += [rule(WEB, 'ingress', protocol='tcp', port_range_min=80,
+                             port_range_max=80), rule(WEB, 'egress')]
+    switch = stateless_table(stateless)
+    syn = tcp(stateless.a2, stateless.a1, 80, in_port=2)
+    assert delivered(switch.process(syn)) == [1]
+    assert switch.process(reply(syn, in_port=1)) == []  # a2 has no rule for it
+    stateless.rules.append(rule(NOTRACK, 'ingress', protocol='tcp'))
+    switch = stateless_table(stateless, conntrack=switch.conntrack)
+    assert delivered(switch.process(reply(syn, in_port=1))) == [2]
+
+
+def test_a_stateless_remote_group_is_a_conjunction_without_conntrack(stateless):
+    stateless.rules.append(rule(NOTRACK, 'ingress', protocol='tcp', port_range_min=22,
+                                port_range_max=22, remote_group_id=NOTRACK))
+    a3 = port(stateless.net_a, stateless.sub_a, '10.0.0.14', 'fa:16:3e:00:00:14',
+              security_groups=[WEB])
+    ofports = dict(stateless.ofports, **{'tap' + a3['id'][:11]: 4})
+    stateless.rules.append(rule(WEB, 'egress'))
+    view = stateless.view(a3, groups=groups(WEB) + stateless_groups(NOTRACK),
+                          rules=stateless.rules)
+    flows = stateless.flows(view=view, ofports=ofports)
+    conjunctive = [f for f in flows if f.table == 'sg_ingress_rules' and
+                   f.priority < sg.RULE_PRIORITY + 4 and f.priority >= sg.RULE_PRIORITY]
+    assert conjunctive and not [f for f in conjunctive if uses_conntrack(f)]
+    switch = stateless.table(view=view, ofports=ofports)
+    assert delivered(switch.process(tcp(stateless.a2, stateless.a1, 22, in_port=2))) == [1]
+    assert switch.process(tcp(a3, stateless.a1, 22, in_port=4)) == []  # not a member
+
+
+def test_port_security_off_means_no_stateless_flows_either(stateless):
+    stateless.a1['port_security_enabled'] = False
+    view = stateless.view(groups=stateless_groups(NOTRACK), rules=stateless.rules)
+    assert not [f for f in stateless.flows(view=view) if ('reg5', 1) in f.match]
