@@ -33,7 +33,9 @@ Events (EVENTS lists them; the edge registers a counter for each at start):
   ignored_no_server_address                       the subnet has neither gateway_ip nor service_ip
   malformed                                       cannot be parsed as a DHCP request
 
-Options: dhcp_options.py.
+Options: the product's rules (srv6_ofapp/edge/dhcp_options.py), as os_ken
+options: the reference differs from the product in how it parses and
+builds packets, not in what it answers.
 
 Not handled: relay agents (giaddr is echoed, replies are not sent to it),
 option overload (52), IPv6.
@@ -51,10 +53,11 @@ from os_ken.lib.packet import packet
 from os_ken.lib.packet import udp
 
 from srv6_ofapp import ipam
-from tests.edge_reference.dhcp_options import (
+from srv6_ofapp.edge import dhcp_options
+from srv6_ofapp.edge.dhcp_options import (
     BOOTP_FIXED_LEN, END, MAGIC_COOKIE, MIN_BOOTP_LEN, OPT_CLIENT_ID, OPT_MAX_MESSAGE_SIZE,
     OPT_MESSAGE, OPT_MESSAGE_TYPE, OPT_REQUESTED_ADDRESS, OPT_SERVER_ID, OPTIONS_OFFSET, PAD,
-    SNAME_OFFSET, choose_options, ip_text, lease_options)
+    SNAME_OFFSET, ip_text, lease_options)
 from srv6_ofapp.edge.flows import COOKIE_PORT, cookie, make_flow, to_controller
 
 DhcpConfig = collections.namedtuple('DhcpConfig', 'gateway_mac domain lease_time',
@@ -344,3 +347,10 @@ def _reply_frame(request, config, server_id, options, yiaddr, ciaddr, siaddr, bo
                                  giaddr=header.giaddr, boot_file=boot_file))
     reply.serialize()
     return bytes(reply.data)
+
+
+def choose_options(offered, request):
+    """The options a reply to ``request`` carries (the product's rule), as
+    os_ken options."""
+    return [dhcp.option(code, value)
+            for code, value in dhcp_options.choose_options(offered, request.options)]
