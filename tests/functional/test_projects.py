@@ -4,35 +4,14 @@ import json
 
 import pytest
 
+from tests import projects
 from tests.conftest import Client
-from tests.server import Server
+from tests.projects import admin, alice, bob  # noqa: F401 (fixtures)
 
 V = '/v2.0'
 
 
-@pytest.fixture(scope='module')
-def token_server(tmp_path_factory):
-    path = tmp_path_factory.mktemp('tokens') / 'state.db'
-    srv = Server(str(path), ['--auth-strategy', 'token', '--admin-token', 'admin-secret',
-                             '--project-tokens', 'token-a:project-a,token-b:project-b'])
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def admin(token_server):
-    return Client(token_server.url, {'X-Auth-Token': 'admin-secret'})
-
-
-@pytest.fixture
-def alice(token_server):
-    return Client(token_server.url, {'X-Auth-Token': 'token-a'})
-
-
-@pytest.fixture
-def bob(token_server):
-    return Client(token_server.url, {'X-Auth-Token': 'token-b'})
+token_server = projects.token_server('tokens')
 
 
 def test_unauthenticated_callers_are_refused(token_server):

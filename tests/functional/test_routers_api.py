@@ -8,37 +8,15 @@ import time
 
 import pytest
 
-from tests.conftest import Client
-from tests.server import Server
+from tests import projects
+from tests.projects import admin, alice, bob  # noqa: F401 (fixtures)
 
 V = '/v2.0'
 NUMBERS = itertools.count(0xd01)
 
 
-@pytest.fixture(scope='module')
-def server(tmp_path_factory):
-    path = tmp_path_factory.mktemp('routers') / 'state.db'
-    srv = Server(str(path), ['--auth-strategy', 'token', '--admin-token', 'admin-secret',
-                             '--project-tokens', 'token-a:project-a,token-b:project-b',
-                             '--report-interval', '1', '--agent-down-time', '3'])
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def admin(server):
-    return Client(server.url, {'X-Auth-Token': 'admin-secret'})
-
-
-@pytest.fixture
-def alice(server):
-    return Client(server.url, {'X-Auth-Token': 'token-a'})
-
-
-@pytest.fixture
-def bob(server):
-    return Client(server.url, {'X-Auth-Token': 'token-b'})
+token_server = projects.token_server('routers', ['--report-interval', '1',
+                                                 '--agent-down-time', '3'])
 
 
 def error_type(response):

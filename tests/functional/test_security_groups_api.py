@@ -1,37 +1,11 @@
 """The security-group API over real HTTP, with two projects (token
 authentication): Neutron's attributes, defaults, validation and errors."""
 
-import pytest
-
-from tests.conftest import Client
-from tests.server import Server
+from tests import projects
+from tests.projects import admin, alice, bob  # noqa: F401 (fixtures)
 
 V = '/v2.0'
-
-
-@pytest.fixture(scope='module')
-def server(tmp_path_factory):
-    path = tmp_path_factory.mktemp('secgroups') / 'state.db'
-    srv = Server(str(path), ['--auth-strategy', 'token', '--admin-token', 'admin-secret',
-                             '--project-tokens', 'token-a:project-a,token-b:project-b'])
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def alice(server):
-    return Client(server.url, {'X-Auth-Token': 'token-a'})
-
-
-@pytest.fixture
-def bob(server):
-    return Client(server.url, {'X-Auth-Token': 'token-b'})
-
-
-@pytest.fixture
-def admin(server):
-    return Client(server.url, {'X-Auth-Token': 'admin-secret'})
+token_server = projects.token_server('secgroups')
 
 
 def groups(client, **params):
