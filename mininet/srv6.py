@@ -249,6 +249,20 @@ class HostKernel:
     agent = None
     agent_proc = None
 
+    # Host I's addresses: its link to the spine, its underlay address there
+    # (fd01:I::/64) and its SID prefix (fd00:0:0:I::/64).
+    @property
+    def uplink(self):
+        return '%s-up' % self.name
+
+    @property
+    def underlay_ip(self):
+        return 'fd01:%x::2' % self.index
+
+    @property
+    def segment_node_id(self):
+        return 'fd00:0:0:%x::' % self.index
+
     def _start_kernel(self):
         self.cmd(NO_DAD)
         self.cmd(FORWARD)
@@ -409,18 +423,6 @@ class Hypervisor(HostKernel, Switch):
         # our own agent vrf... in our own /run/netns.
         self.namespace_prefix = self.name + '-' if agent is None else ''
         self._start_kernel()
-
-    @property
-    def uplink(self):
-        return '%s-up' % self.name
-
-    @property
-    def underlay_ip(self):
-        return 'fd01:%x::2' % self.index
-
-    @property
-    def segment_node_id(self):
-        return 'fd00:0:0:%x::' % self.index
 
     @property
     def db_sock(self):
@@ -602,20 +604,8 @@ class NetworkNode(HostKernel, Host):
         self._start_kernel()
 
     @property
-    def uplink(self):
-        return '%s-up' % self.name
-
-    @property
     def external_interface(self):
         return '%s-ext' % self.name
-
-    @property
-    def underlay_ip(self):
-        return 'fd01:%x::2' % self.index
-
-    @property
-    def segment_node_id(self):
-        return 'fd00:0:0:%x::' % self.index
 
     def agent_flags(self):
         return ['--host', self.name,
