@@ -38,6 +38,14 @@ def _json_response(status, body):
     return response
 
 
+def _null_response(status):
+    """A JSON ``null``: what Neutron answers to a POST whose controller
+    returns nothing (l3_agent_scheduler's; clients parse it as JSON)."""
+    response = webob.Response(status=status, content_type='application/json', charset=None)
+    response.body = b'null'
+    return response
+
+
 def error_response(error):
     return _json_response(error.status, {'NeutronError': {
         'type': error.type, 'message': error.msg, 'detail': ''}})
@@ -100,8 +108,9 @@ class API:
                                     ('delete', 'DELETE', True)):
             m.connect(path + ('/{tag:[^/]+}' if one else ''), action='tags_' + action,
                       conditions={'method': [method]})
-        # Member actions (a router's add_router_interface) and the listings
-        # a member names (a router's l3-agents).
+        # Member actions (a router's add_router_interface), the listings
+        # a member names (a router's l3-agents) and those an admin changes
+        # (an L3 agent's l3-routers).
         for c in self.controllers:
             member = '%s/%s/{id:[^/]+}/' % (prefix, definitions.PATHS[c])
             for name in definitions.MEMBER_ACTIONS[c]:
@@ -110,6 +119,12 @@ class API:
             for name in definitions.RELATED[c]:
                 m.connect(member + name, action='related', name_=name,
                           collection_path=definitions.PATHS[c], conditions={'method': ['GET']})
+            for name in definitions.RELATED_CHANGES[c]:
+                m.connect(member + name, action='relate', name_=name,
+                          collection_path=definitions.PATHS[c], conditions={'method': ['POST']})
+                m.connect(member + name + '/{other_id:[^/]+}', action='unrelate', name_=name,
+                          collection_path=definitions.PATHS[c],
+                          conditions={'method': ['DELETE']})
 
     @webob.dec.wsgify
     def __call__(self, request):
@@ -167,6 +182,13 @@ class API:
         if action == 'related':
             return _json_response(*controller.related(ctx, match['id'], match['name_'],
                                                       request_lib.query(request)))
+        if action == 'relate':
+            status, _ = controller.relate(ctx, match['id'], match['name_'],
+                                          request_lib.body(request))
+            return _null_response(status)
+        if action == 'unrelate':
+            return _json_response(*controller.unrelate(ctx, match['id'], match['name_'],
+                                                       _path_text(match['other_id'])))
         if action == 'index':
             url = request.host_url + request.script_name + '/' + API_VERSION + '/' + \
                 match['collection_path']

@@ -80,6 +80,21 @@ class Controller:
         return 200, {other: [Controller(self.plugin, other)._view(ctx, item, fields)
                              for item in items]}
 
+    def relate(self, ctx, id_, name, body):
+        """POST .../{id}/<name> {key: other id} (an L3 agent's l3-routers):
+        Neutron answers 201 and ``null``."""
+        key = definitions.RELATED_CHANGES[self.collection][name]
+        if not isinstance(body, dict) or not isinstance(body.get(key), str):
+            raise exc.BadRequest(resource=name, msg="Unable to find '%s' in request body "
+                                 "as a string" % key)
+        self.plugin.relate(ctx, self.collection, id_, name, body[key])
+        return 201, None
+
+    def unrelate(self, ctx, id_, name, other_id):
+        """DELETE .../{id}/<name>/<other id>."""
+        self.plugin.relate(ctx, self.collection, id_, name, other_id, add=False)
+        return 204, None
+
     # -- bodies ------------------------------------------------------------
 
     def _member_body(self, body):

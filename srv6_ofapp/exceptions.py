@@ -161,6 +161,10 @@ class AgentNotFound(NotFound):
     message = 'Agent %(id)s could not be found.'
 
 
+class InvalidL3Agent(AgentNotFound):
+    message = 'Agent %(id)s is not a L3 Agent or has been disabled'
+
+
 class SecurityGroupNotFound(NotFound):
     message = 'Security group %(id)s does not exist'
 
@@ -286,6 +290,10 @@ class ServicePortChange(Conflict):
 class AgentInUse(Conflict):
     message = ('Agent %(id)s of host %(host)s is alive; stop it before deleting it '
                '(a dead agent is deleted).')
+
+
+class RouterHostedByL3Agent(Conflict):
+    message = 'The router %(router_id)s has been already hosted by the L3 Agent %(agent_id)s.'
 
 
 class SecurityGroupInUse(Conflict):

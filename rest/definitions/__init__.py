@@ -7,8 +7,11 @@ A definition module has COLLECTION, MEMBER (the JSON body's singular key,
 map, format in base), EXTENSIONS (those it brings) and, when they are not
 the defaults, PATH (its URL segment; the collection name by default),
 ACTIONS (of index, show, create, update, delete), MEMBER_ACTIONS (PUT
-.../{id}/<action>: the model's Resource.act) and RELATED ({name: the
-collection it lists}: GET .../{id}/<name>, the model's Resource.related).
+.../{id}/<action>: the model's Resource.act), RELATED ({name: the
+collection it lists}: GET .../{id}/<name>, the model's Resource.related)
+and RELATED_CHANGES ({name: the body's key naming the other resource}:
+POST .../{id}/<name> {key: its id} and DELETE .../{id}/<name>/<its id>,
+the model's Resource.relate and unrelate).
 A new resource is a module listed in RESOURCES, beside its model module in
 srv6_ofapp/model/plugin.py.
 """
@@ -37,6 +40,7 @@ ACTIONS = {r.COLLECTION: getattr(r, 'ACTIONS', ALL_ACTIONS) for r in RESOURCES}
 PATHS = {r.COLLECTION: getattr(r, 'PATH', r.COLLECTION) for r in RESOURCES}
 MEMBER_ACTIONS = {r.COLLECTION: getattr(r, 'MEMBER_ACTIONS', ()) for r in RESOURCES}
 RELATED = {r.COLLECTION: getattr(r, 'RELATED', {}) for r in RESOURCES}
+RELATED_CHANGES = {r.COLLECTION: getattr(r, 'RELATED_CHANGES', {}) for r in RESOURCES}
 
 
 def _extensions():

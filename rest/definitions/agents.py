@@ -8,8 +8,11 @@ from rest.definitions import base
 COLLECTION = 'agents'
 MEMBER = 'agent'
 ACTIONS = ('index', 'show', 'update', 'delete')
-# l3_agent_scheduler: GET /v2.0/agents/{id}/l3-routers, an L3 agent's routers.
+# l3_agent_scheduler: GET /v2.0/agents/{id}/l3-routers, an L3 agent's routers;
+# an admin adds one (POST, {"router_id": ...}) and removes one (DELETE
+# .../l3-routers/{router_id}).
 RELATED = {'l3-routers': 'routers'}
+RELATED_CHANGES = {'l3-routers': 'router_id'}
 
 ATTRIBUTES = dict({
     'id': base.ID,

@@ -2,7 +2,9 @@
 serves (an agent process serves its own host; the all-in-one process
 every host), admin only.  A network node's agent is an ``L3 agent``
 (its routers are its l3-routers), any other host's an ``SRv6 OpenFlow
-agent``: the host's role decides at each report.
+agent``: the host's role decides at each report.  An admin places a
+router on an L3 agent's node by hand, or takes it off (l3-routers: relate,
+unrelate; scheduler).
 
 Two documents per agent:
   agents/<id>            the record: it stays, alive or dead, until an admin
@@ -24,6 +26,7 @@ import uuid
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import binding
 from srv6_ofapp.model import resource
+from srv6_ofapp.model import scheduler
 from topology import roles
 
 HEARTBEATS = 'agent_heartbeats'
@@ -95,6 +98,36 @@ class Agents(resource.Resource):
             return 'routers', []
         return 'routers', txn.list('routers', where={'host': doc['host']})
 
+    def relate(self, txn, ctx, doc, name, router_id):
+        """l3-routers: an admin places a router on this L3 agent's network
+        node (Neutron's add_router_to_l3_agent): the agent enabled, the
+        router on no other node; already there, nothing changes."""
+        if name != 'l3-routers':
+            return super().relate(txn, ctx, doc, name, router_id)
+        router = _router(txn, router_id)
+        host = binding.host_by_name(txn, doc['host'])
+        if doc['agent_type'] != L3_AGENT or not doc['admin_state_up'] or \
+                host is None or not roles.is_network_node(host):
+            raise exc.InvalidL3Agent(id=doc['id'])
+        if router['host'] == host['name']:
+            return
+        if router['host'] is not None:
+            raise exc.RouterHostedByL3Agent(router_id=router_id,
+                                            agent_id=agent_id(L3_AGENT, router['host']))
+        scheduler.schedule_on(txn, router, host)
+        txn.put('routers', router['id'], router)
+
+    def unrelate(self, txn, ctx, doc, name, router_id):
+        """l3-routers: an admin takes a router off this agent's network node
+        (Neutron's remove_router_from_l3_agent); it is unscheduled
+        (scheduler).  A router the agent does not host: nothing changes."""
+        if name != 'l3-routers':
+            return super().unrelate(txn, ctx, doc, name, router_id)
+        router = _router(txn, router_id)
+        if doc['agent_type'] == L3_AGENT and router['host'] == doc['host']:
+            scheduler.unschedule(txn, router)
+            txn.put('routers', router['id'], router)
+
     def view(self, views, doc):
         heartbeat = views.heartbeat(doc['id'])
         view = dict(doc, alive=heartbeat is not None, resources_synced=None)
@@ -102,3 +135,10 @@ class Agents(resource.Resource):
             view.update(heartbeat_timestamp=heartbeat['heartbeat_timestamp'],
                         configurations=heartbeat['configurations'])
         return view
+
+
+def _router(txn, router_id):
+    router = txn.get('routers', router_id)
+    if router is None:
+        raise exc.RouterNotFound(router_id=router_id)
+    return router

@@ -161,6 +161,19 @@ class Plugin:
             return other, [other_handler.view(views, doc) for doc in docs]
         return self.store.read(txn_fn)
 
+    def relate(self, ctx, collection, id_, name, other_id, add=True):
+        """Add ``other_id`` to (or, ``add`` false, take it out of) a
+        member's listing ``name`` (an L3 agent's l3-routers ...), in one
+        transaction."""
+        handler = self._resource(ctx, collection)
+
+        def txn_fn(txn):
+            doc = handler.get_visible(txn, ctx, id_)
+            handler.check_owner(ctx, doc)
+            change = handler.relate if add else handler.unrelate
+            change(txn, ctx, doc, name, other_id)
+        self._transact(txn_fn)
+
     def get_tags(self, ctx, collection, id_):
         return self.get(ctx, collection, id_)['tags']
 

@@ -78,8 +78,19 @@ class Resource:
         raise exc.HTTPNotFound()
 
     def related(self, txn, ctx, doc, name):
-        """A read-only listing of other resources a member names (e.g. a
-        router's l3-agents): (their collection, their documents)."""
+        """A listing of other resources a member names (e.g. a router's
+        l3-agents): (their collection, their documents)."""
+        raise exc.HTTPNotFound()
+
+    def relate(self, txn, ctx, doc, name, other_id):
+        """Add the resource ``other_id`` to the member's listing ``name``
+        (e.g. a router to an L3 agent's l3-routers), writing what changes;
+        nothing when it is there already."""
+        raise exc.HTTPNotFound()
+
+    def unrelate(self, txn, ctx, doc, name, other_id):
+        """Take the resource ``other_id`` out of the member's listing
+        ``name``, writing what changes; nothing when it is not there."""
         raise exc.HTTPNotFound()
 
     def view(self, views, doc):

@@ -8,6 +8,15 @@ by name), and keeps it until it has neither (or goes).  A router that needs
 one while there is none waits, unscheduled (``host`` None), until a network
 node is registered (or a host becomes one).
 
+An admin may also place a router by hand (l3_agent_scheduler's POST
+/agents/{id}/l3-routers, agents.Agents.relate: schedule_on) or take it off
+its node (DELETE .../l3-routers/{router_id}: unschedule).  As in Neutron
+(remove_router_from_l3_agent), a router taken off is unscheduled until an
+admin adds it again or the automatic scheduler places it as any waiting
+router: at its next interface or gateway change, or when a network node
+comes.  A router placed by hand without interface or gateway keeps its node
+until such a change leaves it with neither.
+
 On its network node a router holds a vrf_ip, the low 32 bits of its SID
 there, from the host's vrf_cidr like a VRF's (binding.allocate_vrf_ip: the
 two never share an address):
@@ -38,7 +47,7 @@ def place(txn, router):
         nodes = [h for h in txn.list('hosts') if is_network_node(h)]
         if nodes:
             host = min(nodes, key=lambda h: (len(routers_on(txn, h['name'])), h['name']))
-            _schedule(txn, router, host)
+            schedule_on(txn, router, host)
     elif not needs_host(router) and router['host'] is not None:
         unschedule(txn, router)
 
@@ -58,7 +67,9 @@ def schedule_waiting(txn):
             txn.put('routers', router['id'], router)
 
 
-def _schedule(txn, router, host):
+def schedule_on(txn, router, host):
+    """Put ``router`` (unscheduled; a document the caller stores) on the
+    network node ``host`` (a hosts document), with a vrf_ip there."""
     vrf_ip = binding.allocate_vrf_ip(txn, host)
     txn.put(binding.ROUTERALLOCATIONS, allocation_key(host['name'], router['id']),
             {'host': host['name'], 'router_id': router['id'], 'vrf_ip': vrf_ip})

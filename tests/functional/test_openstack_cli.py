@@ -6,7 +6,7 @@ binding options and tags, security groups and rules, unbinding with
 change, a VNIC type this backend cannot bind, a refused create that leaves
 nothing behind), a router session (a network node, a router with its
 gateway and an interface, floating IPs associated, moved and let go, the
-L3 agent it runs on), every answer read with ``-f json``; and each
+L3 agent it runs on, moved by hand to another network node), every answer read with ``-f json``; and each
 documented way of pointing the CLI at the API.  Each command is a process (2-3 s),
 so the session is one test and checks in between go through plain REST."""
 
@@ -223,6 +223,30 @@ def test_a_router_session(cli, client):
     [agent] = cli.json('network', 'agent', 'list', '--router', 'r1')
     assert (agent['Agent Type'], agent['Host']) == ('L3 agent', 'cli-nn1')
     assert [r['Name'] for r in cli.json('router', 'list', '--agent', agent['ID'])] == ['r1']
+
+    # An admin moves it to a second network node by hand (manual L3
+    # scheduling): off its agent, then onto the other.
+    client.create('host', name='cli-nn2', datapath_id='00000000000000c3',
+                  segment_node_id='fd00:0:0:c3::', underlay_ip='fd00::c3', role='network',
+                  external_interface='eth1')
+    deadline = time.monotonic() + 15
+    while not client.get(V + '/agents', params={'host': 'cli-nn2'}).json()['agents']:
+        assert time.monotonic() < deadline, 'no agent for cli-nn2'
+        time.sleep(0.2)
+    [other] = client.get(V + '/agents', params={'host': 'cli-nn2'}).json()['agents']
+    # Hosted by the first: refused (409). openstacksdk's add_router_to_agent
+    # does not look at the answer's status, so the command says nothing;
+    # the router stays where it is.
+    cli.run('network', 'agent', 'add', 'router', '--l3', other['id'], 'r1', check=False)
+    assert [a['Host'] for a in cli.json('network', 'agent', 'list', '--router', 'r1')] == \
+        ['cli-nn1']
+    cli.run('network', 'agent', 'remove', 'router', '--l3', agent['ID'], 'r1')
+    assert cli.json('network', 'agent', 'list', '--router', 'r1') == []
+    cli.run('network', 'agent', 'add', 'router', '--l3', other['id'], 'r1')
+    cli.run('network', 'agent', 'add', 'router', '--l3', other['id'], 'r1')   # again: no-op
+    [agent] = cli.json('network', 'agent', 'list', '--router', 'r1')
+    assert (agent['ID'], agent['Host']) == (other['id'], 'cli-nn2')
+    assert cli.json('router', 'list', '--agent', agent['ID'])[0]['Name'] == 'r1'
 
     in_use = cli.run('router', 'delete', 'r1', check=False)
     assert in_use.returncode == 1 and 'still attached' in in_use.stderr, in_use.stderr

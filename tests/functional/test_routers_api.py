@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from srv6_ofapp import store as store_lib
 from tests import projects
 from tests.projects import admin, alice, bob  # noqa: F401 (fixtures)
 
@@ -30,14 +31,18 @@ def expect(response, status, type_=None):
     return response.json() if response.content else None
 
 
+def new_host(admin, role='network'):
+    number = next(NUMBERS)
+    return admin.create('host', name='%s-%x' % ('nn' if role == 'network' else 'hv', number),
+                        datapath_id='%016x' % number, segment_node_id='fd00:0:0:%x::' % number,
+                        underlay_ip='fd00::%x' % number, role=role,
+                        **({'external_interface': 'eth1'} if role == 'network' else {}))
+
+
 @pytest.fixture
 def node(admin):
     """A network node of its own."""
-    number = next(NUMBERS)
-    return admin.create('host', name='nn-%x' % number, datapath_id='%016x' % number,
-                        segment_node_id='fd00:0:0:%x::' % number,
-                        underlay_ip='fd00::%x' % number, role='network',
-                        external_interface='eth1')
+    return new_host(admin)
 
 
 @pytest.fixture
@@ -439,4 +444,96 @@ def test_routers_run_on_network_nodes_and_their_l3_agents(admin, alice, public, 
     expect(admin.delete(url('hosts', host)), 409, 'HostInUse')
     expect(remove_interface(alice, router, subnet_id=net['subnet']['id']), 200)
     assert expect(admin.get(url('routers', router, '/l3-agents')), 200) == {'agents': []}
+    expect(alice.delete(url('routers', router)), 204)
+
+
+def agent_of(admin, host, timeout=15):
+    """The agent of ``host``, once the server has reported it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = admin.get(V + '/agents', params={'host': host['name']}).json()['agents']
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    [agent] = found
+    return agent
+
+
+def test_an_admin_moves_a_router_between_network_nodes(admin, alice, bob, token_server):
+    """l3_agent_scheduler's manual scheduling (openstack network agent add /
+    remove router --l3): Neutron's answers and errors, and the router's
+    allocation following it from node to node."""
+    first, second = new_host(admin), new_host(admin)
+    l3 = [agent_of(admin, first), agent_of(admin, second)]
+    assert [a['agent_type'] for a in l3] == ['L3 agent', 'L3 agent']
+    compute_agent = agent_of(admin, new_host(admin, role='compute'))
+    net = tenant_net(alice, 'moved', '10.41.0.0/24')
+    router = alice.create('router', name='moved')
+    expect(add_interface(alice, router, subnet_id=net['subnet']['id']), 200)
+
+    def l3_routers(agent, tail=''):
+        return '%s/agents/%s/l3-routers%s' % (V, agent['id'], tail)
+
+    def hosted_by():
+        agents = expect(admin.get(url('routers', router, '/l3-agents')), 200)['agents']
+        return [a['id'] for a in agents]
+
+    def allocations():
+        """{node name: the router's vrf_ip there}, from the server's store."""
+        store = store_lib.open_store(token_server.store_url)
+        try:
+            return {a['host']: a['vrf_ip'] for a in store.list('routerallocations')
+                    if a['router_id'] == router['id']}
+        finally:
+            store.close()
+
+    # Wherever the automatic scheduler put it, an admin takes it off...
+    [current] = hosted_by()
+    assert len(allocations()) == 1
+    expect(admin.delete(l3_routers({'id': current}, '/' + router['id'])), 204)
+    assert hosted_by() == [] and allocations() == {}
+
+    # ... and puts it on the first node: 201 and a JSON null, as Neutron.
+    added = admin.post(l3_routers(l3[0]), {'router_id': router['id']})
+    assert (added.status_code, added.headers['Content-Type'], added.text) == \
+        (201, 'application/json', 'null')
+    assert hosted_by() == [l3[0]['id']]
+    assert list(allocations()) == [first['name']]
+    assert [r['id'] for r in expect(admin.get(l3_routers(l3[0])), 200)['routers']] == \
+        [router['id']]
+    # Again: nothing changes.
+    before = allocations()
+    expect(admin.post(l3_routers(l3[0]), {'router_id': router['id']}), 201)
+    assert allocations() == before and hosted_by() == [l3[0]['id']]
+
+    # Refused, changing nothing: hosted elsewhere, not an L3 agent, unknown
+    # agent or router, a body without router_id, a caller not an admin.
+    expect(admin.post(l3_routers(l3[1]), {'router_id': router['id']}), 409,
+           'RouterHostedByL3Agent')
+    expect(admin.post(l3_routers(compute_agent), {'router_id': router['id']}), 404,
+           'InvalidL3Agent')
+    expect(admin.post(l3_routers({'id': 'nope'}), {'router_id': router['id']}), 404,
+           'AgentNotFound')
+    expect(admin.post(l3_routers(l3[1]), {'router_id': 'nope'}), 404, 'RouterNotFound')
+    expect(admin.post(l3_routers(l3[1]), {'router': router['id']}), 400, 'BadRequest')
+    expect(admin.delete(l3_routers({'id': 'nope'}, '/' + router['id'])), 404,
+           'AgentNotFound')
+    for caller in (alice, bob):
+        expect(caller.post(l3_routers(l3[1]), {'router_id': router['id']}), 403,
+               'PolicyNotAuthorized')
+        expect(caller.delete(l3_routers(l3[0], '/' + router['id'])), 403,
+               'PolicyNotAuthorized')
+    assert allocations() == before and hosted_by() == [l3[0]['id']]
+
+    # The move: remove, then add; the first node's allocation goes.
+    expect(admin.delete(l3_routers(l3[0], '/' + router['id'])), 204)
+    expect(admin.post(l3_routers(l3[1]), {'router_id': router['id']}), 201)
+    assert hosted_by() == [l3[1]['id']]
+    assert list(allocations()) == [second['name']]
+    assert expect(admin.get(l3_routers(l3[0])), 200) == {'routers': []}
+    # Its own project sees no difference.
+    assert expect(alice.get(url('routers', router)), 200)['router']['name'] == 'moved'
+
+    expect(remove_interface(alice, router, subnet_id=net['subnet']['id']), 200)
+    assert hosted_by() == [] and allocations() == {}
     expect(alice.delete(url('routers', router)), 204)

@@ -271,3 +271,105 @@ def test_hosts_from_before_roles_are_compute_hosts(api):
     host = store.get('hosts', 'h-old')
     assert (host['role'], host['external_interface']) == ('compute', None)
     assert not roles.is_network_node(host)
+
+
+def test_an_admin_places_a_router_by_hand_and_moves_it(api):
+    """l3_agent_scheduler's writes: POST /agents/{id}/l3-routers and DELETE
+    .../l3-routers/{router_id}, with Neutron's errors; a move (remove, add)
+    takes the router's vrf_ip on the new node and frees the old one."""
+    api.host('hv1', role='compute')
+    api.host('nn1')
+    api.host('nn2')
+    for host in ('hv1', 'nn1', 'nn2'):
+        api.plugin.report_agent(host, {}, 'start', api.plugin.store.grant_lease(30))
+    nn1, nn2 = (agents.agent_id(agents.L3_AGENT, h) for h in ('nn1', 'nn2'))
+    hv1 = agents.agent_id(agents.OPENFLOW_AGENT, 'hv1')
+    router, subnet, _ = api.router_with_interface('moved')
+    rid = router['id']
+
+    def l3_routers(agent):
+        return '%s/agents/%s/l3-routers' % (V, agent)
+
+    def hosted_by():
+        body = api.call('GET', '%s/routers/%s/l3-agents' % (V, rid))[1]
+        return [a['id'] for a in body['agents']]
+
+    def error(call, status, type_):
+        got, body = call
+        assert (got, body['NeutronError']['type']) == (status, type_), body
+
+    assert hosted_by() == [nn1]               # the automatic scheduler's choice
+    before = (api.stored('routers', rid), api.sids('nn1'), api.sids('nn2'))
+
+    def unchanged():
+        return (api.stored('routers', rid), api.sids('nn1'), api.sids('nn2')) == before
+
+    # Adding it where it is: nothing changes (201, null, as Neutron answers).
+    assert api.call('POST', l3_routers(nn1), {'router_id': rid}) == (201, None)
+    assert unchanged()
+    # Refused, changing nothing.
+    error(api.call('POST', l3_routers(nn2), {'router_id': rid}), 409, 'RouterHostedByL3Agent')
+    error(api.call('POST', l3_routers('nope'), {'router_id': rid}), 404, 'AgentNotFound')
+    error(api.call('POST', l3_routers(nn2), {'router_id': 'nope'}), 404, 'RouterNotFound')
+    error(api.call('POST', l3_routers(hv1), {'router_id': rid}), 404, 'InvalidL3Agent')
+    for body in (None, {}, {'router_id': None}, {'router_id': [rid]}, [rid]):
+        error(api.call('POST', l3_routers(nn2), body), 400, 'BadRequest')
+    error(api.call('DELETE', '%s/%s' % (l3_routers('nope'), rid)), 404, 'AgentNotFound')
+    error(api.call('DELETE', '%s/%s' % (l3_routers(nn1), 'nope')), 404, 'RouterNotFound')
+    # Removing it from an agent that does not host it: nothing (Neutron's 204).
+    assert api.call('DELETE', '%s/%s' % (l3_routers(nn2), rid)) == (204, None)
+    assert api.call('DELETE', '%s/%s' % (l3_routers(hv1), rid)) == (204, None)
+    assert api.call('PUT', l3_routers(nn1), {'router_id': rid})[0] == 405
+    assert unchanged()
+
+    # The move: off nn1 (unscheduled, its vrf_ip there free), onto nn2.
+    assert api.call('DELETE', '%s/%s' % (l3_routers(nn1), rid)) == (204, None)
+    assert api.stored('routers', rid)['host'] is None
+    assert api.sids('nn1') == {} and hosted_by() == []
+    # Where a router runs is not one of its attributes: no new revision.
+    assert api.stored('routers', rid)['revision_number'] == before[0]['revision_number']
+    assert api.call('POST', l3_routers(nn2), {'router_id': rid}) == (201, None)
+    assert api.stored('routers', rid)['host'] == 'nn2'
+    assert api.sids('nn2') == {'169.254.0.1': rid} and api.sids('nn1') == {}
+    assert api.stored('routerallocations', vrf_lib.router_allocation_key('nn2', rid)) == \
+        {'host': 'nn2', 'router_id': rid, 'vrf_ip': '169.254.0.1'}
+    assert hosted_by() == [nn2]
+    assert [r['id'] for r in api.call('GET', l3_routers(nn2))[1]['routers']] == [rid]
+    assert api.call('GET', l3_routers(nn1))[1] == {'routers': []}
+
+    # A disabled agent takes no router.
+    assert api.call('DELETE', '%s/%s' % (l3_routers(nn2), rid))[0] == 204
+    assert api.call('PUT', '%s/agents/%s' % (V, nn1), {'agent': {'admin_state_up': False}})[0] \
+        == 200
+    error(api.call('POST', l3_routers(nn1), {'router_id': rid}), 404, 'InvalidL3Agent')
+    assert api.stored('routers', rid)['host'] is None
+
+    # Taken off, a router waits until an admin adds it or the automatic
+    # scheduler places it again: at its next interface or gateway change.
+    other = api.create('subnet', network_id=subnet['network_id'], cidr='10.9.0.0/24')
+    assert api.call('PUT', '%s/routers/%s/add_router_interface' % (V, rid),
+                    {'subnet_id': other['id']})[0] == 200
+    assert api.stored('routers', rid)['host'] in ('nn1', 'nn2')
+
+
+def test_a_router_without_interfaces_placed_by_hand(api):
+    """Neutron places any router asked for; it keeps its node until an
+    interface or gateway change leaves it with neither."""
+    api.host('nn1')
+    api.plugin.report_agent('nn1', {}, 'start', api.plugin.store.grant_lease(30))
+    nn1 = agents.agent_id(agents.L3_AGENT, 'nn1')
+    empty = api.create('router', name='empty')
+    assert api.call('POST', '%s/agents/%s/l3-routers' % (V, nn1),
+                    {'router_id': empty['id']}) == (201, None)
+    assert api.stored('routers', empty['id'])['host'] == 'nn1'
+    assert api.sids('nn1') == {'169.254.0.1': empty['id']}
+    assert api.call('PUT', '%s/routers/%s' % (V, empty['id']),
+                    {'router': {'name': 'renamed'}})[0] == 200
+    assert api.stored('routers', empty['id'])['host'] == 'nn1'
+    network = api.create('network', name='n')
+    subnet = api.create('subnet', network_id=network['id'], cidr='10.0.0.0/24')
+    for action in ('add_router_interface', 'remove_router_interface'):
+        assert api.call('PUT', '%s/routers/%s/%s' % (V, empty['id'], action),
+                        {'subnet_id': subnet['id']})[0] == 200
+    assert api.stored('routers', empty['id'])['host'] is None
+    assert api.sids('nn1') == {}
