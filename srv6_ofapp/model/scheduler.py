@@ -4,7 +4,7 @@ A network node is a host whose ``role`` is ``network``; its
 ``external_interface`` names the device of its kernel that faces the
 external segment.  A router needs a network node while it has an interface
 or a gateway: it then gets the network node with the fewest routers (ties
-by name), and keeps it until it has neither (or goes).  A router that needs
+by name; not one whose L3 agent an admin has disabled), and keeps it until it has neither (or goes).  A router that needs
 one while there is none waits, unscheduled (``host`` None), until a network
 node is registered (or a host becomes one).
 
@@ -44,12 +44,22 @@ def place(txn, router):
     """Schedule ``router`` (a document the caller stores) when it needs a
     network node and has none, or release its node when it needs none."""
     if needs_host(router) and router['host'] is None:
-        nodes = [h for h in txn.list('hosts') if is_network_node(h)]
+        nodes = [h for h in txn.list('hosts') if is_network_node(h) and _takes_routers(txn, h)]
         if nodes:
             host = min(nodes, key=lambda h: (len(routers_on(txn, h['name'])), h['name']))
             schedule_on(txn, router, host)
     elif not needs_host(router) and router['host'] is not None:
         unschedule(txn, router)
+
+
+def _takes_routers(txn, host):
+    """Whether the automatic scheduler may use a network node: not when an
+    admin has set its L3 agent's admin_state_up false (Neutron's
+    schedulers skip disabled agents, and so does placing by hand:
+    InvalidL3Agent).  A node whose agent has not reported yet takes them."""
+    from srv6_ofapp.model import agents  # agents places routers through here
+    record = txn.get('agents', agents.agent_id(agents.L3_AGENT, host['name']))
+    return record is None or record['admin_state_up']
 
 
 def unschedule(txn, router):

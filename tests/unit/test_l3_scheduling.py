@@ -107,6 +107,22 @@ def test_a_router_waits_for_a_network_node_then_takes_the_least_loaded(api):
     assert api.stored('routers', empty['id'])['host'] is None
 
 
+def test_the_scheduler_skips_a_network_node_whose_l3_agent_is_disabled(api):
+    api.host('nn-a')
+    api.host('nn-b')
+    for host in ('nn-a', 'nn-b'):
+        api.plugin.report_agent(host, {}, 'start', api.plugin.store.grant_lease(30))
+    disabled = agents.agent_id(agents.L3_AGENT, 'nn-a')
+    status, body = api.call('PUT', '%s/agents/%s' % (V, disabled),
+                            {'agent': {'admin_state_up': False}})
+    assert status == 200, body
+    hosts = [api.stored('routers', api.router_with_interface('r%d' % n)[0]['id'])['host']
+             for n in range(2)]
+    assert hosts == ['nn-b', 'nn-b']    # nn-a has fewer routers, but is disabled
+    api.call('PUT', '%s/agents/%s' % (V, disabled), {'agent': {'admin_state_up': True}})
+    assert api.stored('routers', api.router_with_interface('r2')[0]['id'])['host'] == 'nn-a'
+
+
 def test_a_router_holds_its_node_while_it_has_an_interface_or_a_gateway(api):
     api.host('nn1')
     router, subnet, _ = api.router_with_interface('held')
