@@ -21,30 +21,17 @@ the same agent; a host that changes role has a new agent, and the other
 one is dead.
 """
 
-import uuid
-
 from srv6_ofapp import exceptions as exc
 from srv6_ofapp.model import binding
 from srv6_ofapp.model import resource
 from srv6_ofapp.model import scheduler
 from topology import roles
+from topology.roles import (  # noqa: F401 (the agents' names, also used through here)
+    AGENT_TYPES, L3_AGENT, OPENFLOW_AGENT, agent_id, agent_type_of)
 
 HEARTBEATS = 'agent_heartbeats'
-OPENFLOW_AGENT = 'SRv6 OpenFlow agent'
-L3_AGENT = 'L3 agent'  # neutron_lib.constants.AGENT_TYPE_L3
-AGENT_TYPES = (OPENFLOW_AGENT, L3_AGENT)
 BINARY = 'srv6-ofapp'
 TOPIC = 'N/A'
-_ID_NAMESPACE = uuid.UUID('0f5c7f0a-8f3e-4c4b-9d2e-5a6b1c3d7e21')
-
-
-def agent_id(agent_type, host):
-    return str(uuid.uuid5(_ID_NAMESPACE, '%s/%s' % (agent_type, host)))
-
-
-def agent_type_of(host_doc):
-    """The type of the agent serving a host (None: not registered)."""
-    return L3_AGENT if host_doc and roles.is_network_node(host_doc) else OPENFLOW_AGENT
 
 
 def report(txn, host, configurations, started_at, lease):

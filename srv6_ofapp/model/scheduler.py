@@ -27,6 +27,7 @@ A network node with routers can neither go nor stop being one (hosts).
 """
 
 from srv6_ofapp.model import binding
+from topology import roles
 from topology import vrf as vrf_lib
 from topology.roles import is_network_node
 from topology.vrf import router_allocation_key as allocation_key
@@ -57,8 +58,7 @@ def _takes_routers(txn, host):
     admin has set its L3 agent's admin_state_up false (Neutron's
     schedulers skip disabled agents, and so does placing by hand:
     InvalidL3Agent).  A node whose agent has not reported yet takes them."""
-    from srv6_ofapp.model import agents  # agents places routers through here
-    record = txn.get('agents', agents.agent_id(agents.L3_AGENT, host['name']))
+    record = txn.get('agents', roles.agent_id(roles.L3_AGENT, host['name']))
     return record is None or record['admin_state_up']
 
 
