@@ -147,10 +147,11 @@ class Replica:
 
     @staticmethod
     def status_only(change):
-        """Whether a change only reports a port's status (the edge's own
-        ACTIVE/DOWN writes): nothing to recompute for flows or routes."""
-        if change is None or change.kind != 'ports' or change.old is None \
-                or change.new is None:
+        """Whether a change only reports a port's or a floating IP's status
+        (the edge's and the network nodes' own ACTIVE/DOWN writes): nothing
+        to recompute for flows or routes."""
+        if change is None or change.kind not in ('ports', 'floatingips') \
+                or change.old is None or change.new is None:
             return False
         ignored = ('status', 'updated_at', 'revision_number')
         return ({k: v for k, v in change.old.items() if k not in ignored} ==

@@ -41,6 +41,7 @@ class HostKernel:
         self.settings = settings
         self.vrfs = None
         self.routers = None
+        self.applied_routers = None   # the routers' state last applied
         if settings.vrfs:
             self.vrfs = vrf_drivers.make_driver(settings.vrf_driver, host,
                                                 settings.gateway_mac)
@@ -62,6 +63,7 @@ class HostKernel:
             state = router_state.routers_state(replica, self.host)
             changes += self.routers.apply(state)
             report['routers'] = len(state.routers)
+            self.applied_routers = state
         report['routes'] = sum(driver.route_count() for driver in self._drivers())
         return changes, report
 
@@ -158,8 +160,10 @@ class Reconciler:
             kernel.close()
         for host in hosts:
             try:
-                changes, report = self._kernel(host).apply(self.replica)
+                kernel = self._kernel(host)
+                changes, report = kernel.apply(self.replica)
                 metrics.count('dataplane_changes', changes)
+                self._report_floating_ips(kernel)
                 self.runtime.reports.post(host['name'], **report)
                 if host['id'] not in self._in_step:
                     # What an operator (and bench/routers.py) waits for after a start.
@@ -176,6 +180,15 @@ class Reconciler:
                     stale.close()
                 failed.append(host['name'])
         return failed
+
+    def _report_floating_ips(self, kernel):
+        """The floating IPs the host's routers now carry are ACTIVE (as
+        Neutron's L3 agent reports them)."""
+        if kernel.applied_routers is None:
+            return
+        working = router_state.floating_ips_to_activate(self.replica, kernel.applied_routers)
+        if working:
+            self.runtime.plugin.activate_floating_ips(working)
 
     def _kernel(self, host):
         kernel = self.kernels.get(host['id'])

@@ -46,6 +46,9 @@ DECAP_NEXTHOP = '169.254.254.1'
 
 NAT_TABLE = 'srv6_nat'
 
+# A floating IP's status once its router's node has applied it (Neutron's
+# FLOATINGIP_STATUS_ACTIVE; the API says DOWN until then).
+ACTIVE = 'ACTIVE'
 Router = collections.namedtuple('Router', 'id sid external floating_ips internal_cidrs')
 Router.__doc__ = """One router as its network node holds it.
 
@@ -111,6 +114,22 @@ def routers_state(replica, host):
             state.routers[router.id] = router
             state.routes[router.id] = frozenset(_routes(replica, router, attached))
     return state
+
+
+def floating_ips_to_activate(replica, state):
+    """The floating IPs that ``state`` (applied on the node) makes work and
+    that the model does not yet say ACTIVE: {id: (router id, floating IP,
+    fixed IP)}, the association the node applied (the status is written
+    only while the floating IP still has it)."""
+    found = {}
+    with replica.lock:
+        for router in state.routers.values():
+            applied = set(router.floating_ips)
+            for fip in replica.floating_ips_of(router.id):
+                pair = (fip['floating_ip_address'], fip.get('fixed_ip_address'))
+                if fip.get('status') != ACTIVE and fip.get('port_id') and pair in applied:
+                    found[fip['id']] = (router.id,) + pair
+    return found
 
 
 def _attached_subnets(replica, doc):

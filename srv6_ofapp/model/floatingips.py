@@ -10,7 +10,10 @@ router that has an interface on that address's subnet and its gateway on
 the floating IP's network (``router_id``, derived; the router whose
 interface is the subnet's gateway first): by POST or PUT with port_id,
 disassociated by PUT with port_id null or when the port goes.  Its
-``status`` is ACTIVE while associated, else DOWN.
+``status`` is DOWN when created and whenever its association changes, and
+ACTIVE once the network node running its router has applied the
+association (activate, called by that node's dataplane), as Neutron's L3
+agent reports it.
 """
 
 from srv6_ofapp import exceptions as exc
@@ -18,6 +21,24 @@ from srv6_ofapp.model import l3_ports
 from srv6_ofapp.model import networks
 from srv6_ofapp.model import ports
 from srv6_ofapp.model import resource
+
+ACTIVE, DOWN = 'ACTIVE', 'DOWN'  # neutron_lib.constants.FLOATINGIP_STATUS_*
+
+
+def activate(txn, working):
+    """Say ACTIVE the floating IPs a network node has applied: {id: (router
+    id, floating IP, fixed IP)} as it applied them; one whose association
+    has changed since stays as it is.  Returns the ids written."""
+    written = []
+    for fip_id, (router_id, address, fixed_ip) in sorted(working.items()):
+        fip = txn.get(l3_ports.FLOATINGIPS, fip_id)
+        if fip is None or fip['status'] == ACTIVE or not fip['port_id'] or \
+                (fip['router_id'], fip['floating_ip_address'],
+                 fip['fixed_ip_address']) != (router_id, address, fixed_ip):
+            continue
+        resource.put_next_revision(txn, l3_ports.FLOATINGIPS, fip, dict(fip, status=ACTIVE))
+        written.append(fip_id)
+    return written
 
 
 class FloatingIPs(resource.Resource):
@@ -92,8 +113,11 @@ def _associate(txn, ctx, fip, request):
                     port_id=port['id'], fip_id=fip['id'], fixed_ip=fixed_ip,
                     floating_ip_address=fip['floating_ip_address'],
                     net_id=fip['floating_network_id'])
-    fip.update(port_id=port['id'], fixed_ip_address=fixed_ip, router_id=router_id,
-               status='ACTIVE')
+    if (port['id'], fixed_ip, router_id) != (fip['port_id'], fip.get('fixed_ip_address'),
+                                             fip.get('router_id')):
+        # The node has this association to apply: DOWN until it says so.
+        fip.update(port_id=port['id'], fixed_ip_address=fixed_ip, router_id=router_id,
+                   status=DOWN)
 
 
 def _association(txn, ctx, fip, request):

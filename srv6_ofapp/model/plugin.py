@@ -214,6 +214,18 @@ class Plugin:
         self.store.transact(lambda txn: agents.report(txn, host, configurations,
                                                       started_at, lease))
 
+    def activate_floating_ips(self, working):
+        """A network node has applied these floating IPs ({id: (router id,
+        floating IP, fixed IP)}): ACTIVE, unless their association changed
+        meanwhile.  One transaction per STATUS_BATCH; returns the ids
+        written."""
+        items = sorted(working.items())
+        written = []
+        for start in range(0, len(items), STATUS_BATCH):
+            batch = dict(items[start:start + STATUS_BATCH])
+            written += self.store.transact(lambda txn: floatingips.activate(txn, batch))
+        return written
+
     def set_port_statuses(self, statuses):
         """The edge reports whether it sees ports (ACTIVE) or not (DOWN),
         {port id: status}; returns the ids whose status changed.  A switch

@@ -163,8 +163,12 @@ def test_a_floating_ip_is_reached_from_outside_and_is_the_vm_source(world):
         'floating_network_id': world['public']['id'], 'port_id': vms['a2'].port['id']}},
         headers={'X-Project-Id': 'alpha'}).json()['floatingip']
     address = fip['floating_ip_address']
-    assert fip['router_id'] == world['routers']['alpha']['id']
+    assert (fip['router_id'], fip['status']) == (world['routers']['alpha']['id'], 'DOWN')
     wait(lambda: node.ping(address, count=1, timeout=1), 'the floating IP answers', node=node)
+    # The network node, having applied it, says it works (Neutron's L3 agent
+    # does the same).
+    wait(lambda: api.get(V + '/floatingips/' + fip['id']).json()['floatingip'][
+        'status'] == 'ACTIVE', 'the floating IP ACTIVE')
     assert node.sources_seen(vms['a2']) == {address}
     # The rule lets ICMP in to every VM of alpha's: the router still keeps
     # a1 (no floating IP, its subnet routed to the router) out of reach.
@@ -174,7 +178,8 @@ def test_a_floating_ip_is_reached_from_outside_and_is_the_vm_source(world):
     # a1, on the same router without a floating IP, still leaves as the router.
     assert node.sources_seen(vms['a1']) == {external_ip(world['routers']['alpha'])}
     # Disassociated: no longer reached, and a2 is SNATed again.
-    api.put(V + '/floatingips/' + fip['id'], {'floatingip': {'port_id': None}})
+    down = api.put(V + '/floatingips/' + fip['id'], {'floatingip': {'port_id': None}})
+    assert down.json()['floatingip']['status'] == 'DOWN'
     wait(lambda: not node.ping(address, count=1, timeout=1), 'the floating IP silent')
     assert node.sources_seen(vms['a2']) == {external_ip(world['routers']['alpha'])}
     api.delete(V + '/floatingips/' + fip['id'])

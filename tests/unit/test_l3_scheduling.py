@@ -389,3 +389,31 @@ def test_a_router_without_interfaces_placed_by_hand(api):
                         {'subnet_id': subnet['id']})[0] == 200
     assert api.stored('routers', empty['id'])['host'] is None
     assert api.sids('nn1') == {}
+
+
+def test_a_floating_ip_is_active_once_its_node_has_applied_it(api):
+    """DOWN from the API; ACTIVE when the network node reports what it
+    applied; DOWN again when the association changes, and a report of the
+    old association (a node that had not seen the change yet) is ignored."""
+    api.host('nn1')
+    public = api.create('network', name='public', **{'router:external': True})
+    api.create('subnet', network_id=public['id'], cidr='203.0.113.0/24')
+    router, subnet, _ = api.router_with_interface('r')
+    status, body = api.call('PUT', '%s/routers/%s' % (V, router['id']), {'router': {
+        'external_gateway_info': {'network_id': public['id']}}})
+    assert status == 200, body
+    vm1, vm2 = (api.create('port', network_id=subnet['network_id'], name=n)
+                for n in ('vm1', 'vm2'))
+    fip = api.create('floatingip', floating_network_id=public['id'], port_id=vm1['id'])
+    assert fip['status'] == 'DOWN'
+    applied = (router['id'], fip['floating_ip_address'], fip['fixed_ip_address'])
+
+    assert api.plugin.activate_floating_ips({fip['id']: applied}) == [fip['id']]
+    assert api.stored('floatingips', fip['id'])['status'] == 'ACTIVE'
+    assert api.plugin.activate_floating_ips({fip['id']: applied}) == []   # said already
+
+    status, body = api.call('PUT', '%s/floatingips/%s' % (V, fip['id']),
+                            {'floatingip': {'port_id': vm2['id']}})
+    assert (status, body['floatingip']['status']) == (200, 'DOWN')
+    assert api.plugin.activate_floating_ips({fip['id']: applied}) == []   # stale
+    assert api.stored('floatingips', fip['id'])['status'] == 'DOWN'

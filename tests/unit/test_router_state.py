@@ -108,6 +108,22 @@ def test_nat_ruleset():
     assert 'iifname "qg" ip daddr @internal accept' in ruleset
 
 
+def test_the_floating_ips_a_node_makes_work_are_reported_active():
+    world = routerworld.world(fips=[('203.0.113.20', '10.0.0.5')])
+    [fip] = world['docs']['floatingips']
+    replica = routerworld.replica(world)
+    state = router_state.routers_state(replica, world['gw1'])
+    router_id = world['router']['id']
+    assert router_state.floating_ips_to_activate(replica, state) == {
+        fip['id']: (router_id, '203.0.113.20', '10.0.0.5')}
+    # Already ACTIVE: nothing to say.
+    fip['status'] = 'ACTIVE'
+    assert router_state.floating_ips_to_activate(routerworld.replica(world), state) == {}
+    # Not what the node applied (moved since): not its to say.
+    fip.update(status='DOWN', fixed_ip_address='10.0.0.6')
+    assert router_state.floating_ips_to_activate(routerworld.replica(world), state) == {}
+
+
 def test_floating_ips_gone_are_those_whose_mapping_went():
     a, b = ('203.0.113.20', '10.0.0.5'), ('203.0.113.21', '10.0.0.6')
     world = routerworld.world(fips=[a, b], extra_ports=['10.0.0.6'])
