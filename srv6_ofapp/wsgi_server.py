@@ -21,6 +21,7 @@ shutdown cancels queued requests without a word, so it runs last, with
 nothing left to cancel.
 """
 
+import errno
 import json
 import logging
 import threading
@@ -137,8 +138,13 @@ class RestServer:
                 sock, addr = server.socket.accept()
             except (BlockingIOError, InterruptedError):
                 break
-            except OSError:
-                continue
+            except OSError as error:
+                if error.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue  # that client gave up: the next one
+                # Out of descriptors (EMFILE, ENFILE...): trying again would
+                # fail again; those left in the backlog are refused.
+                LOG.warning('accepting the last connections failed: %s', error)
+                break
             try:
                 server.set_socket_options(sock)
             except OSError:

@@ -163,7 +163,6 @@ class Reconciler:
                 kernel = self._kernel(host)
                 changes, report = kernel.apply(self.replica)
                 metrics.count('dataplane_changes', changes)
-                self._report_floating_ips(kernel)
                 self.runtime.reports.post(host['name'], **report)
                 if host['id'] not in self._in_step:
                     # What an operator (and bench/routers.py) waits for after a start.
@@ -179,16 +178,27 @@ class Reconciler:
                 if stale is not None:
                     stale.close()
                 failed.append(host['name'])
+                continue
+            if not self._report_floating_ips(host, kernel):
+                failed.append(host['name'])  # the kernel is right: only the report again
         return failed
 
-    def _report_floating_ips(self, kernel):
+    def _report_floating_ips(self, host, kernel):
         """The floating IPs the host's routers now carry are ACTIVE (as
-        Neutron's L3 agent reports them)."""
+        Neutron's L3 agent reports them); returns whether the report got
+        through (the store may be out of reach: then the next round)."""
         if kernel.applied_routers is None:
-            return
+            return True
         working = router_state.floating_ips_to_activate(self.replica, kernel.applied_routers)
-        if working:
-            self.runtime.plugin.activate_floating_ips(working)
+        if not working:
+            return True
+        try:
+            self.runtime.plugin.activate_floating_ips(host['name'], working)
+        except Exception as error:
+            LOG.warning('host %s: reporting %d floating IPs ACTIVE failed (%s); will retry',
+                        host['name'], len(working), error)
+            return False
+        return True
 
     def _kernel(self, host):
         kernel = self.kernels.get(host['id'])

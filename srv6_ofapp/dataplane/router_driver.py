@@ -169,9 +169,16 @@ class RouterDriver:
         ruleset = router_state.nat_ruleset(router)
         if before is _UNKNOWN or router_state.nat_ruleset(before) != ruleset:
             mapped = _mapped_floating_ips(netns) if before is _UNKNOWN else before
+            gone = router_state.floating_ips_gone(mapped, router)
+            # Their connections are forgotten before the rules change (a
+            # crash right after the change leaves a map that no longer
+            # names them) and again after (what the old rules let start
+            # in between).
+            for fip in gone:
+                linux.forget_connections(netns, fip)
             # One transaction: the old table goes and the new one comes at once.
             linux.nft(netns, 'table ip {0}\ndelete table ip {0}\n'.format(NAT_TABLE) + ruleset)
-            for fip in router_state.floating_ips_gone(mapped, router):
+            for fip in gone:
                 linux.forget_connections(netns, fip)
         linux.ip(self.host_netns, 'link', 'set', self._link_of(netns),
                  'alias', router_state.digest(router))

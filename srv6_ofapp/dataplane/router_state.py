@@ -46,9 +46,6 @@ DECAP_NEXTHOP = '169.254.254.1'
 
 NAT_TABLE = 'srv6_nat'
 
-# A floating IP's status once its router's node has applied it (Neutron's
-# FLOATINGIP_STATUS_ACTIVE; the API says DOWN until then).
-ACTIVE = 'ACTIVE'
 Router = collections.namedtuple('Router', 'id sid external floating_ips internal_cidrs')
 Router.__doc__ = """One router as its network node holds it.
 
@@ -127,7 +124,7 @@ def floating_ips_to_activate(replica, state):
             applied = set(router.floating_ips)
             for fip in replica.floating_ips_of(router.id):
                 pair = (fip['floating_ip_address'], fip.get('fixed_ip_address'))
-                if fip.get('status') != ACTIVE and fip.get('port_id') and pair in applied:
+                if fip.get('status') != 'ACTIVE' and pair in applied:
                     found[fip['id']] = (router.id,) + pair
     return found
 

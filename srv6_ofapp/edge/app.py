@@ -317,7 +317,6 @@ class SRv6OFApp(app_manager.OSKenApp):
             if state is None:
                 return
             metrics.count('port_status')
-            state.responder.invalidate()
             if msg.reason == ofp.OFPPR_DELETE:
                 state.ports.remove(name)
             elif msg.desc.port_no <= ofp.OFPP_MAX:
@@ -328,6 +327,9 @@ class SRv6OFApp(app_manager.OSKenApp):
                         not name.startswith(naming.GATEWAY_PREFIX) and
                         self.replica.port_by_ifname(name) is None):
                     self._refresh_iface_ids(state)
+            # After the change (responder.py): a packet-in answered meanwhile
+            # must not keep the old port in an answer stamped as new.
+            state.responder.invalidate()
             if state.synced:
                 self._reconcile(state)
                 self._report_port_status_later(state)

@@ -69,7 +69,13 @@ class Agents(resource.Resource):
         raise exc.BadRequest(resource='agent', msg='agents register themselves')
 
     def update(self, txn, ctx, doc, changes):
+        enabled = changes.get('admin_state_up') and not doc['admin_state_up']
         doc.update(changes)
+        if enabled and doc['agent_type'] == L3_AGENT:
+            # Enabled again: the routers waiting for a node may take its
+            # (the scheduler reads the agent's record, stored first).
+            txn.put('agents', doc['id'], doc)
+            scheduler.schedule_waiting(txn)
         return doc
 
     def delete(self, txn, doc):

@@ -22,21 +22,23 @@ from srv6_ofapp.model import networks
 from srv6_ofapp.model import ports
 from srv6_ofapp.model import resource
 
-ACTIVE, DOWN = 'ACTIVE', 'DOWN'  # neutron_lib.constants.FLOATINGIP_STATUS_*
-
-
-def activate(txn, working):
-    """Say ACTIVE the floating IPs a network node has applied: {id: (router
-    id, floating IP, fixed IP)} as it applied them; one whose association
-    has changed since stays as it is.  Returns the ids written."""
-    written = []
+def activate(txn, host, working):
+    """Say ACTIVE the floating IPs the network node ``host`` has applied:
+    {id: (router id, floating IP, fixed IP)} as it applied them.  One whose
+    association has changed since, or whose router is no longer on
+    ``host``, stays as it is.  Returns the ids written."""
+    written, routers = [], {}
     for fip_id, (router_id, address, fixed_ip) in sorted(working.items()):
         fip = txn.get(l3_ports.FLOATINGIPS, fip_id)
-        if fip is None or fip['status'] == ACTIVE or not fip['port_id'] or \
+        if fip is None or fip['status'] == 'ACTIVE' or \
                 (fip['router_id'], fip['floating_ip_address'],
                  fip['fixed_ip_address']) != (router_id, address, fixed_ip):
             continue
-        resource.put_next_revision(txn, l3_ports.FLOATINGIPS, fip, dict(fip, status=ACTIVE))
+        if router_id not in routers:
+            routers[router_id] = txn.get('routers', router_id)
+        if (routers[router_id] or {}).get('host') != host:
+            continue
+        resource.put_next_revision(txn, l3_ports.FLOATINGIPS, fip, dict(fip, status='ACTIVE'))
         written.append(fip_id)
     return written
 
@@ -117,7 +119,7 @@ def _associate(txn, ctx, fip, request):
                                              fip.get('router_id')):
         # The node has this association to apply: DOWN until it says so.
         fip.update(port_id=port['id'], fixed_ip_address=fixed_ip, router_id=router_id,
-                   status=DOWN)
+                   status='DOWN')
 
 
 def _association(txn, ctx, fip, request):

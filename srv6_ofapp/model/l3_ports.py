@@ -88,6 +88,15 @@ def floating_ips_of(txn, port_id):
     return txn.list(FLOATINGIPS, where={'port_id': port_id})
 
 
+def router_floating_ips_down(txn, router_id):
+    """The floating IPs through ``router_id`` no longer work where they did
+    (the router left its network node, or was set down): DOWN until a node
+    applies them again and says so."""
+    for fip in txn.list(FLOATINGIPS, where={'router_id': router_id}):
+        if fip['status'] != 'DOWN':
+            resource.put_next_revision(txn, FLOATINGIPS, fip, dict(fip, status='DOWN'))
+
+
 def disassociated(fip):
     """``fip`` associated with nothing (the router follows the port)."""
     return dict(fip, port_id=None, fixed_ip_address=None, router_id=None, status='DOWN')

@@ -214,16 +214,16 @@ class Plugin:
         self.store.transact(lambda txn: agents.report(txn, host, configurations,
                                                       started_at, lease))
 
-    def activate_floating_ips(self, working):
-        """A network node has applied these floating IPs ({id: (router id,
-        floating IP, fixed IP)}): ACTIVE, unless their association changed
-        meanwhile.  One transaction per STATUS_BATCH; returns the ids
-        written."""
+    def activate_floating_ips(self, host, working):
+        """The network node ``host`` has applied these floating IPs ({id:
+        (router id, floating IP, fixed IP)}): ACTIVE, unless their
+        association changed or their router left the node meanwhile.  One
+        transaction per STATUS_BATCH; returns the ids written."""
         items = sorted(working.items())
         written = []
         for start in range(0, len(items), STATUS_BATCH):
             batch = dict(items[start:start + STATUS_BATCH])
-            written += self.store.transact(lambda txn: floatingips.activate(txn, batch))
+            written += self.store.transact(lambda txn: floatingips.activate(txn, host, batch))
         return written
 
     def set_port_statuses(self, statuses):

@@ -61,6 +61,9 @@ class Routers(resource.Resource):
             _check_gateway_policy(ctx, info, 'update')
             self._set_gateway(txn, ctx, doc, info)
             scheduler.place(txn, doc)
+        if changes.get('admin_state_up') is False and doc['admin_state_up']:
+            # Its node takes it down (no SID for a router set down).
+            l3_ports.router_floating_ips_down(txn, doc['id'])
         doc.update(changes)
         return doc
 

@@ -27,6 +27,7 @@ A network node with routers can neither go nor stop being one (hosts).
 """
 
 from srv6_ofapp.model import binding
+from srv6_ofapp.model import l3_ports
 from topology import roles
 from topology import vrf as vrf_lib
 from topology.roles import is_network_node
@@ -63,10 +64,12 @@ def _takes_routers(txn, host):
 
 
 def unschedule(txn, router):
-    """Release the router's network node and its vrf_ip there."""
+    """Release the router's network node and its vrf_ip there; its
+    floating IPs are DOWN until a node has them again."""
     if router['host'] is not None:
         txn.delete(binding.ROUTERALLOCATIONS, allocation_key(router['host'], router['id']))
         router['host'] = None
+        l3_ports.router_floating_ips_down(txn, router['id'])
 
 
 def schedule_waiting(txn):

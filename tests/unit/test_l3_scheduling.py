@@ -396,6 +396,7 @@ def test_a_floating_ip_is_active_once_its_node_has_applied_it(api):
     applied; DOWN again when the association changes, and a report of the
     old association (a node that had not seen the change yet) is ignored."""
     api.host('nn1')
+    api.host('nn2')
     public = api.create('network', name='public', **{'router:external': True})
     api.create('subnet', network_id=public['id'], cidr='203.0.113.0/24')
     router, subnet, _ = api.router_with_interface('r')
@@ -408,12 +409,39 @@ def test_a_floating_ip_is_active_once_its_node_has_applied_it(api):
     assert fip['status'] == 'DOWN'
     applied = (router['id'], fip['floating_ip_address'], fip['fixed_ip_address'])
 
-    assert api.plugin.activate_floating_ips({fip['id']: applied}) == [fip['id']]
-    assert api.stored('floatingips', fip['id'])['status'] == 'ACTIVE'
-    assert api.plugin.activate_floating_ips({fip['id']: applied}) == []   # said already
+    status_of = lambda: api.stored('floatingips', fip['id'])['status']  # noqa: E731
+    assert api.plugin.activate_floating_ips('nn2', {fip['id']: applied}) == []  # not its node
+    assert api.plugin.activate_floating_ips('nn1', {fip['id']: applied}) == [fip['id']]
+    assert status_of() == 'ACTIVE'
+    assert api.plugin.activate_floating_ips('nn1', {fip['id']: applied}) == []  # said already
 
+    # The router set down, or taken off its node: DOWN until a node has it.
+    assert api.call('PUT', '%s/routers/%s' % (V, router['id']),
+                    {'router': {'admin_state_up': False}})[0] == 200
+    assert status_of() == 'DOWN'
+    api.call('PUT', '%s/routers/%s' % (V, router['id']), {'router': {'admin_state_up': True}})
+    api.plugin.activate_floating_ips('nn1', {fip['id']: applied})
+    api.plugin.report_agent('nn1', {}, 'start', api.plugin.store.grant_lease(30))
+    l3_routers = '%s/agents/%s/l3-routers' % (V, agents.agent_id(agents.L3_AGENT, 'nn1'))
+    assert api.call('DELETE', l3_routers + '/' + router['id'])[0] == 204
+    assert status_of() == 'DOWN'
+    assert api.plugin.activate_floating_ips('nn1', {fip['id']: applied}) == []  # left it
+    assert api.call('POST', l3_routers, {'router_id': router['id']})[0] == 201
+
+    assert api.plugin.activate_floating_ips('nn1', {fip['id']: applied}) == [fip['id']]
     status, body = api.call('PUT', '%s/floatingips/%s' % (V, fip['id']),
                             {'floatingip': {'port_id': vm2['id']}})
     assert (status, body['floatingip']['status']) == (200, 'DOWN')
-    assert api.plugin.activate_floating_ips({fip['id']: applied}) == []   # stale
-    assert api.stored('floatingips', fip['id'])['status'] == 'DOWN'
+    assert api.plugin.activate_floating_ips('nn1', {fip['id']: applied}) == []  # stale
+    assert status_of() == 'DOWN'
+
+
+def test_an_l3_agent_enabled_again_takes_the_routers_waiting(api):
+    api.host('nn1')
+    api.plugin.report_agent('nn1', {}, 'start', api.plugin.store.grant_lease(30))
+    agent = '%s/agents/%s' % (V, agents.agent_id(agents.L3_AGENT, 'nn1'))
+    assert api.call('PUT', agent, {'agent': {'admin_state_up': False}})[0] == 200
+    router, _, _ = api.router_with_interface('waiting')
+    assert api.stored('routers', router['id'])['host'] is None
+    assert api.call('PUT', agent, {'agent': {'admin_state_up': True}})[0] == 200
+    assert api.stored('routers', router['id'])['host'] == 'nn1'
