@@ -47,8 +47,7 @@ def _null_response(status):
 
 
 def error_response(error):
-    return _json_response(error.status, {'NeutronError': {
-        'type': error.type, 'message': error.msg, 'detail': ''}})
+    return _json_response(error.status, exc.error_body(error.type, error.msg))
 
 
 def _request_id(request):

@@ -22,6 +22,12 @@ def shown(value):
     return text if len(text) <= SHOWN_LEN else text[:SHOWN_LEN] + '...'
 
 
+def error_body(type_, message):
+    """Neutron's error body: what every refusal answers, from the API or
+    from the web server before the API saw the request."""
+    return {'NeutronError': {'type': type_, 'message': message, 'detail': ''}}
+
+
 def _cut(value):
     return shown(value) if isinstance(value, str) else value
 

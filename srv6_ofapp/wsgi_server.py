@@ -32,6 +32,8 @@ import waitress.server
 import waitress.task
 from waitress import wasyncore
 
+from srv6_ofapp.exceptions import error_body
+
 LOG = logging.getLogger(__name__)
 
 # An idle keep-alive connection gets this long after the stop began to send
@@ -61,9 +63,8 @@ class _ErrorTask(waitress.task.ErrorTask):
 
     def execute(self):
         error = self.request.error
-        body = json.dumps({'NeutronError': {
-            'type': 'HTTP' + type(error).__name__,
-            'message': '%s: %s' % (error.reason, error.body), 'detail': ''}}).encode()
+        body = json.dumps(error_body('HTTP' + type(error).__name__,
+                                     '%s: %s' % (error.reason, error.body))).encode()
         self.status = '%d %s' % (error.code, error.reason)
         self.response_headers.append(('Content-Type', 'application/json'))
         self.set_close_on_finish()
