@@ -43,6 +43,7 @@ if ROOT not in sys.path:
 
 from bench import dhcp as common  # noqa: E402
 from bench import report  # noqa: E402
+from srv6_ofapp.edge.tables import TABLE_ID  # noqa: E402
 from tests import netlab  # noqa: E402
 from tests.server import Server  # noqa: E402
 
@@ -81,10 +82,13 @@ class ArpClient:
 
 def arp_flows_ready(count, answered_ips, responder):
     """Every client port's ARP punt flow, and the responder flows if expected."""
+    arp_table = TABLE_ID['arp']
+
     def ready(flows):
-        punts = sum(1 for f in flows if f['table'] == 1 and f['priority'] == 1)
+        punts = sum(1 for f in flows if f['table'] == arp_table and f['priority'] == 1)
         answered = {f['match'].get('arp_tpa') for f in flows
-                    if f['table'] == 1 and f['priority'] == 200 and 'IN_PORT' in f['actions']}
+                    if f['table'] == arp_table and f['priority'] == 200
+                    and 'IN_PORT' in f['actions']}
         return punts >= count and (set(answered_ips) <= answered if responder else
                                    not answered)
     return ready

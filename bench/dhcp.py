@@ -54,6 +54,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench.report import percentile, table  # noqa: E402
+from srv6_ofapp.edge.tables import TABLE_ID  # noqa: E402
 from tests import netlab  # noqa: E402
 from tests.server import Server  # noqa: E402
 
@@ -480,7 +481,8 @@ def controller_args(args):
 def dhcp_flows_ready(count):
     """A wait_for_flows predicate: the per-port DHCP punt flow of ``count`` ports."""
     def ready(flows):
-        return sum(1 for f in flows if f['table'] == 2 and f['priority'] == 100) >= count
+        return sum(1 for f in flows
+                   if f['table'] == TABLE_ID['dhcp'] and f['priority'] == 100) >= count
     return ready
 
 
