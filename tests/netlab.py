@@ -183,6 +183,12 @@ def netns_exists(name):
     return os.path.exists('/run/netns/' + name)
 
 
+def _namespaces_named(prefix):
+    netns_dir = '/var/run/netns'
+    return sorted(n for n in os.listdir(netns_dir) if n.startswith(prefix)) \
+        if os.path.isdir(netns_dir) else []
+
+
 def netns_delete(name):
     """Kill what still runs in our namespace (it can only be ours), then delete it."""
     if not netns_exists(name):
@@ -481,6 +487,10 @@ class OvsInstance:
         _stop_process(self.vswitchd)
         _stop_process(self.ovsdb)
         if self.netns:
+            # The simulated host's own namespaces too: the VRFs (and routers)
+            # a controller made for it are named after it.
+            for name in _namespaces_named(self.netns + '-'):
+                netns_delete(name)
             netns_delete(self.netns)
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -51,7 +51,9 @@ class Cloud:
         try:
             self.api_server.start()
             self.api = Client(self.api_server.url)
-            self.api.create('host', **host_body('hv1', DPID))
+            # Its kernel is the lab's OVS namespace (netns), where the agent
+            # makes its VRFs: not the machine's own namespace.
+            self.api.create('host', netns=self.lab.ovs.netns, **host_body('hv1', DPID))
             self.agent.start()
             self.bridge = self.lab.ovs.add_bridge(dpid=DPID,
                                                   controller_port=self.agent.ofp_port)
@@ -172,7 +174,8 @@ def test_an_agent_started_before_its_host_is_registered_converges(cloud, tmp_pat
         vm = cloud.vm('late', bridge=bridge, host='hv3')
         try:
             assert vm.udhcpc(timeout=2, check=False) is None  # not its host yet
-            cloud.api.create('host', **host_body('hv3', '00000000000000a3'))
+            cloud.api.create('host', netns=cloud.lab.ovs.netns,
+                             **host_body('hv3', '00000000000000a3'))
             assert vm.udhcpc().ip == vm.ip
             # Re-registered under a new datapath id: the new bridge is served,
             # the old one goes back to drop-all.
