@@ -331,16 +331,25 @@ def network_flows(switch, network_id, members):
     """For each conjunction the network's local ports use, the addresses of
     the remote group's members, as packets of this network show them; an
     address in several remote groups gets one flow with all their ids."""
-    # (direction, offset, tracked, address) -> ids
-    wanted = collections.defaultdict(set)
+    # The conjunctions the ports use, each once: most ports share theirs (a
+    # group's rules), and a remote group's addresses are the same for every
+    # port, so walking members per port would cost ports x members.
+    keys = set()
     for lp in members:
         if not filtered(lp.port):
             continue
         is_tracked = tracked(switch.replica, lp.port)
         for direction in ('egress', 'ingress'):
-            for key in _port_rules(switch.replica, lp.port, direction, is_tracked)[1]:
-                for address in _member_addresses(switch.replica, key[0]):
-                    wanted[(direction, key[4], _key_tracked(key), address)].add(conj_id(key))
+            keys.update((direction, key) for key in
+                        _port_rules(switch.replica, lp.port, direction, is_tracked)[1])
+    addresses = {}  # remote group -> its members' addresses
+    # (direction, offset, tracked, address) -> ids
+    wanted = collections.defaultdict(set)
+    for direction, key in keys:
+        if key[0] not in addresses:
+            addresses[key[0]] = _member_addresses(switch.replica, key[0])
+        for address in addresses[key[0]]:
+            wanted[(direction, key[4], _key_tracked(key), address)].add(conj_id(key))
     net_cookie = cookie(COOKIE_NETWORK, network_id)
     tag = network_tag(network_id)
     flows = []
