@@ -13,7 +13,8 @@ timed with time.perf_counter.
 
 --baseline REF also loads srv6_ofapp/edge/security_groups.py as it is at the
 git commit REF (e.g. main) and times it in the same process, interleaved
-with the working tree's, after checking that both produce the same flows.
+with the working tree's, after checking that both produce the same flows
+(only that module is swapped: the rest of the pipeline is the working tree's).
 --profile prints cProfile's top functions of one switch_flows.
 
     .venv/bin/python bench/sg_compute.py                       # 500 ports
