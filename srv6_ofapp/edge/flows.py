@@ -41,8 +41,14 @@ INSTRUCTION_ORDER = {'meter': 0, 'apply': 1, 'write_metadata': 2, 'goto': 3}
 def make_flow(table, priority, cookie, instructions=(), **match):
     """A Flow; its instructions in OpenFlow's execution order, whatever the
     order given, so that a flow equals itself as a switch reports it."""
-    instructions = sorted(instructions, key=lambda i: INSTRUCTION_ORDER[i[0]])
-    return Flow(table, priority, tuple(sorted(match.items())), tuple(instructions), cookie)
+    instructions = tuple(instructions)
+    if len(instructions) > 1:  # most flows have one: a sort per flow shows at 20,000 flows
+        instructions = tuple(sorted(instructions, key=_instruction_order))
+    return Flow(table, priority, tuple(sorted(match.items())), instructions, cookie)
+
+
+def _instruction_order(instruction):
+    return INSTRUCTION_ORDER[instruction[0]]
 
 
 def cookie(kind, resource_id=None):

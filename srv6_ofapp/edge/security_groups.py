@@ -40,6 +40,7 @@ survives restarts and rule changes elsewhere.
 """
 
 import collections
+import functools
 import zlib
 
 import netaddr
@@ -246,7 +247,7 @@ def _rule_matches(rule, direction, conjunction):
     if number is not None:
         match['ip_proto'] = number
     prefix = rule['remote_ip_prefix']
-    if prefix and netaddr.IPNetwork(prefix).prefixlen:
+    if prefix and _network(prefix).prefixlen:
         match['ipv4_src' if direction == 'ingress' else 'ipv4_dst'] = _ip_match(prefix)
     if number in ICMP_PROTOCOLS:
         if rule['port_range_min'] is not None:
@@ -261,8 +262,18 @@ def _rule_matches(rule, direction, conjunction):
             for masked in port_masks(rule['port_range_min'], rule['port_range_max'])]
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _network(prefix):
+    """netaddr's parse of a prefix (the same ones, asked for per port and on
+    every reconciliation)."""
+    return netaddr.IPNetwork(prefix)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _ip_match(prefix):
-    net = netaddr.IPNetwork(prefix)
+    """An address's match, or a prefix's (value, mask): every member address
+    is one, on every reconciliation, so each is worked out once."""
+    net = _network(prefix)
     return str(net.ip) if net.prefixlen == 32 else (str(net.network), str(net.netmask))
 
 
@@ -331,16 +342,25 @@ def network_flows(switch, network_id, members):
     """For each conjunction the network's local ports use, the addresses of
     the remote group's members, as packets of this network show them; an
     address in several remote groups gets one flow with all their ids."""
-    # (direction, offset, tracked, address) -> ids
-    wanted = collections.defaultdict(set)
+    # The conjunctions the ports use, each once: most ports share theirs (a
+    # group's rules), and a remote group's addresses are the same for every
+    # port, so walking members per port would cost ports x members.
+    keys = set()
     for lp in members:
         if not filtered(lp.port):
             continue
         is_tracked = tracked(switch.replica, lp.port)
         for direction in ('egress', 'ingress'):
-            for key in _port_rules(switch.replica, lp.port, direction, is_tracked)[1]:
-                for address in _member_addresses(switch.replica, key[0]):
-                    wanted[(direction, key[4], _key_tracked(key), address)].add(conj_id(key))
+            keys.update((direction, key) for key in
+                        _port_rules(switch.replica, lp.port, direction, is_tracked)[1])
+    addresses = {}  # remote group -> its members' addresses
+    # (direction, offset, tracked, address) -> ids
+    wanted = collections.defaultdict(set)
+    for direction, key in keys:
+        if key[0] not in addresses:
+            addresses[key[0]] = _member_addresses(switch.replica, key[0])
+        for address in addresses[key[0]]:
+            wanted[(direction, key[4], _key_tracked(key), address)].add(conj_id(key))
     net_cookie = cookie(COOKIE_NETWORK, network_id)
     tag = network_tag(network_id)
     flows = []
@@ -362,5 +382,5 @@ def _member_addresses(replica, group_id):
     for port in replica.members_of(group_id):
         found.update(f['ip_address'] + '/32' for f in port['fixed_ips'])
         for pair in port.get('allowed_address_pairs') or ():
-            found.add(str(netaddr.IPNetwork(pair['ip_address']).cidr))
+            found.add(str(_network(pair['ip_address']).cidr))
     return found
