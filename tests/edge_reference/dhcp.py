@@ -58,31 +58,11 @@ from srv6_ofapp.edge.dhcp_options import (
     BOOTP_FIXED_LEN, END, MAGIC_COOKIE, MIN_BOOTP_LEN, OPT_CLIENT_ID, OPT_MAX_MESSAGE_SIZE,
     OPT_MESSAGE, OPT_MESSAGE_TYPE, OPT_REQUESTED_ADDRESS, OPT_SERVER_ID, OPTIONS_OFFSET, PAD,
     SNAME_OFFSET, ip_text, lease_options)
+from srv6_ofapp.edge.dhcp import (  # noqa: F401 (the events and config the tests name)
+    ACK, DECLINE, EVENTS, IGNORED_DHCP_DISABLED, IGNORED_FOREIGN_MAC, IGNORED_MESSAGE_TYPE,
+    IGNORED_NO_IP, IGNORED_NO_SERVER_ADDRESS, IGNORED_OTHER_SERVER, INFORM, MALFORMED, NAK,
+    OFFER, RELEASE, DhcpConfig)
 from srv6_ofapp.edge.flows import COOKIE_PORT, cookie, make_flow, to_controller
-
-DhcpConfig = collections.namedtuple('DhcpConfig', 'gateway_mac domain lease_time',
-                                    defaults=('openstacklocal', 86400))
-DhcpConfig.__doc__ = """gateway_mac: source MAC of replies (the distributed gateway MAC);
-domain: option 15 ('' sends none); lease_time: seconds (0xffffffff is infinite)."""
-
-# -- events ---------------------------------------------------------------
-
-OFFER = 'offer'
-ACK = 'ack'
-INFORM = 'inform'
-NAK = 'nak'
-RELEASE = 'release'
-DECLINE = 'decline'
-IGNORED_OTHER_SERVER = 'ignored_other_server'
-IGNORED_FOREIGN_MAC = 'ignored_foreign_mac'
-IGNORED_NO_IP = 'ignored_no_ip'
-IGNORED_DHCP_DISABLED = 'ignored_dhcp_disabled'
-IGNORED_MESSAGE_TYPE = 'ignored_message_type'
-IGNORED_NO_SERVER_ADDRESS = 'ignored_no_server_address'
-MALFORMED = 'malformed'
-EVENTS = (OFFER, ACK, INFORM, NAK, RELEASE, DECLINE, IGNORED_OTHER_SERVER,
-          IGNORED_FOREIGN_MAC, IGNORED_NO_IP, IGNORED_DHCP_DISABLED, IGNORED_MESSAGE_TYPE,
-          IGNORED_NO_SERVER_ADDRESS, MALFORMED)
 
 # -- protocol numbers os_ken.lib.packet.dhcp does not name -----------------
 
