@@ -1,4 +1,4 @@
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name='srv6_ofapp',
@@ -9,7 +9,10 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.10',
-    packages=['srv6_ofapp', 'srv6_ofapp.store', 'topology', 'rest'],
+    # Every subpackage (model, edge, dataplane, store, rest.definitions...):
+    # a plain `pip install .` must carry them all, not only an editable one.
+    packages=find_packages(include=['srv6_ofapp', 'srv6_ofapp.*', 'topology', 'topology.*',
+                                    'rest', 'rest.*']),
     install_requires=[
         'os-ken>=4.0',        # the OpenFlow framework (brings oslo.config, Routes, WebOb)
         'oslo.config',        # CONF, as OS-Ken uses it
