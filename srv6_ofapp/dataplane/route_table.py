@@ -234,15 +234,8 @@ class RouteTable:
                     pending.discard(seq)
                     if not pending:
                         break
-            except socket.timeout:
-                raise TimeoutError('%d of %d netlink replies missing after %ss; their '
-                                   'operations may or may not be done'
-                                   % (len(pending), len(batch), self.sock.gettimeout())) from None
             except OSError as exc:
-                if exc.errno == errno_mod.ENOBUFS:
-                    raise OSError(errno_mod.ENOBUFS, 'netlink receive buffer overflowed; '
-                                  'lower batch_size (%d)' % self.batch_size) from exc
-                raise
+                raise self._receive_error(exc, len(batch)) from None
         return replies
 
     def _dump(self, kind, body):
@@ -452,13 +445,19 @@ class RouteTable:
                     failed.append((code, message, batch[seq - first]))
                 if seq == last:
                     break
-        except socket.timeout:
-            raise TimeoutError('netlink replies to %d messages missing after %ss; their '
-                               'operations may or may not be done'
-                               % (len(batch), self.sock.gettimeout())) from None
         except OSError as exc:
-            if exc.errno == errno_mod.ENOBUFS:
-                raise OSError(errno_mod.ENOBUFS, 'netlink receive buffer overflowed; '
-                              'lower batch_size (%d)' % self.batch_size) from exc
-            raise
+            raise self._receive_error(exc, len(batch)) from None
         return failed
+
+    def _receive_error(self, exc, sent):
+        """What a failed read of the replies to ``sent`` messages means to
+        the caller: a timeout (the operations may or may not be done), an
+        overflowed receive buffer (a smaller batch_size), or itself."""
+        if isinstance(exc, socket.timeout):
+            return TimeoutError('netlink replies to %d messages missing after %ss; their '
+                                'operations may or may not be done'
+                                % (sent, self.sock.gettimeout()))
+        if exc.errno == errno_mod.ENOBUFS:
+            return OSError(errno_mod.ENOBUFS, 'netlink receive buffer overflowed; '
+                           'lower batch_size (%d)' % self.batch_size)
+        return exc
